@@ -1,0 +1,33 @@
+"""The eligibility core: snapshot arrays and `Core.confirm`, compiled or pure Python.
+
+`Core` is the Cython implementation when it is built and `ONSHI_NO_EXTENSIONS` is
+not set, else the pure-Python twin; both give the same answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _pycore
+from ._build import SnapshotData, Tables, build_snapshot
+from ._text import key_hash as py_key_hash
+
+NO_EXTENSIONS = bool(os.environ.get("ONSHI_NO_EXTENSIONS"))
+
+try:
+    from . import _core as _compiled  # type: ignore[attr-defined]
+except ImportError:  # not built: fall back to the twin
+    _compiled = None
+
+COMPILED = _compiled is not None and not NO_EXTENSIONS
+Core = _compiled.Core if COMPILED else _pycore.Core
+key_hash = _compiled.key_hash if _compiled is not None else py_key_hash
+IMPLEMENTATIONS = {"py": _pycore.Core, **({"c": _compiled.Core} if _compiled is not None else {})}
+
+
+def snapshot(tables: Tables) -> SnapshotData:
+    """Build a snapshot, hashing keys with the fastest available implementation."""
+    return build_snapshot(tables, key_hash)
+
+
+__all__ = ["COMPILED", "IMPLEMENTATIONS", "Core", "SnapshotData", "Tables", "snapshot"]

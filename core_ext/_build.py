@@ -1,0 +1,341 @@
+"""Build the immutable snapshot: flat typed arrays, one string arena, two hash indexes.
+
+Shared by both cores: `Core(data)` of either implementation reads the same
+`SnapshotData`.  Everything that depends only on the data (a person's age
+boundaries, a document's last valid day, a certificate's grace end, a
+registration's last day) is computed once here, so a decision only compares
+integers.
+
+Layout (all day numbers are `date.toordinal()` values):
+- persons, in input order; a person's qualifications are the contiguous rows
+  `p_qual[i] : p_qual[i + 1]`, sorted by (acquired_on, qualification_id);
+- qualifications; a qualification's documents are `q_doc[j] : q_doc[j + 1]`;
+- the key index: qualifications grouped by (insurer, symbol, number); group g is
+  `key_members[key_group[g] : key_group[g + 1]]`; an open-addressing table
+  `key_slots` (linear probing, power-of-two size, -1 = empty) holds group numbers
+  and `key_slot_hash` their hashes;
+- the serial index: `cert_slots` / `cert_slot_hash` over certificates;
+- strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8,
+  addressed by offset and length; a repeated string is stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ._codes import LEGACY_CARD
+from ._text import (
+    NO_END,
+    certificate_grace_end,
+    elderly_first_day,
+    fnv1a,
+    key_hash,
+    parse_day,
+    preschool_last_day,
+    registration_last_day,
+)
+
+DEFAULT_LEGACY_CUTOFF = parse_day("2025-12-01") or 0
+LATE_ELDERLY_LAW_CODE = "39"
+
+
+class InsurerRow(NamedTuple):
+    insurer_number: str
+    name: str
+    legacy_card_valid_until: int | None
+
+
+class PersonRow(NamedTuple):
+    person_id: int
+    name: str
+    name_kana: str | None
+    sex: int
+    birthdate: int
+
+
+class QualificationRow(NamedTuple):
+    qualification_id: int
+    person_id: int
+    insurer_number: str
+    symbol: str
+    number: str
+    branch: int  # -1 when recorded without a branch
+    relationship: int
+    acquired_on: int
+    lost_on: int | None
+    income_class: int
+    limit_category: str | None
+
+
+class DocumentRow(NamedTuple):
+    document_id: int
+    qualification_id: int
+    kind: int
+    issued_on: int
+    valid_until: int | None
+    void_from: int | None
+
+
+class CertificateRow(NamedTuple):
+    certificate_serial: str
+    person_id: int
+    issued_on: int
+    expires_on: int
+    revoked_on: int | None
+    face_only: bool
+
+
+class RegistrationRow(NamedTuple):
+    person_id: int
+    registered_on: int
+    deregistration_requested_on: int | None
+
+
+@dataclass
+class Tables:
+    """Validated rows of every entity, canonical values, ready to build a snapshot."""
+
+    insurers: list[InsurerRow] = field(default_factory=list)
+    persons: list[PersonRow] = field(default_factory=list)
+    qualifications: list[QualificationRow] = field(default_factory=list)
+    documents: list[DocumentRow] = field(default_factory=list)
+    certificates: list[CertificateRow] = field(default_factory=list)
+    registrations: list[RegistrationRow] = field(default_factory=list)
+
+
+@dataclass
+class SnapshotData:
+    """The arrays of one snapshot generation (see the module docstring)."""
+
+    version: str
+    arena: bytes
+    insurer_numbers: list[str]
+    insurer_names: list[str]
+    insurer_late: list[bool]
+    insurer_index: dict[str, int]
+    p_id: array
+    p_birth: array
+    p_sex: array
+    p_name: array  # offset, length pairs
+    p_kana: array  # offset, length pairs; length -1 = none
+    p_qual: array
+    p_reg_from: array
+    p_reg_last: array
+    p_preschool_last: array
+    p_elderly_from: array
+    q_id: array
+    q_person: array
+    q_insurer: array
+    q_symbol: array  # offset, length pairs
+    q_number: array  # offset, length pairs
+    q_branch: array
+    q_relationship: array
+    q_acquired: array
+    q_lost: array
+    q_income: array
+    q_limit: array  # index into limit_names, -1 = none
+    q_doc: array
+    limit_names: list[str]
+    d_kind: array
+    d_issued: array
+    d_last: array
+    key_members: array
+    key_group: array
+    key_slots: array
+    key_slot_hash: array
+    c_person: array
+    c_serial: array  # offset, length pairs
+    c_issued: array
+    c_expires: array
+    c_grace_end: array
+    c_revoked: array
+    c_face_only: array
+    cert_slots: array
+    cert_slot_hash: array
+
+    @property
+    def persons(self) -> int:
+        return len(self.p_id)
+
+    @property
+    def qualifications(self) -> int:
+        return len(self.q_id)
+
+
+class _Arena:
+    """Append-only UTF-8 string store; each distinct string is written once."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.seen: dict[str, tuple[int, int]] = {}
+
+    def add(self, text: str) -> tuple[int, int]:
+        hit = self.seen.get(text)
+        if hit is None:
+            raw = text.encode()
+            hit = (len(self.buf), len(raw))
+            self.buf += raw
+            self.seen[text] = hit
+        return hit
+
+
+def _table(hashes: Sequence[int]) -> tuple[array, array]:
+    """Open-addressing table of entry numbers by hash: (slots, slot hashes)."""
+    size = 8
+    while size < 2 * len(hashes):
+        size *= 2
+    mask = size - 1
+    slots = array("i", [-1]) * size
+    slot_hash = array("Q", [0]) * size
+    for entry, h in enumerate(hashes):
+        i = h & mask
+        while slots[i] != -1:
+            i = (i + 1) & mask
+        slots[i] = entry
+        slot_hash[i] = h
+    return slots, slot_hash
+
+
+def _legacy_cutoff(insurer: InsurerRow) -> int:
+    return insurer.legacy_card_valid_until or DEFAULT_LEGACY_CUTOFF
+
+
+def build_snapshot(
+    tables: Tables, hash_key: Callable[[int, bytes, bytes], int] = key_hash
+) -> SnapshotData:
+    """Turn validated tables into a snapshot; `hash_key` may be the compiled twin of key_hash."""
+    arena = _Arena()
+    insurer_index = {ins.insurer_number: i for i, ins in enumerate(tables.insurers)}
+    cutoff = [_legacy_cutoff(ins) for ins in tables.insurers]
+
+    persons = tables.persons
+    person_index = {p.person_id: i for i, p in enumerate(persons)}
+    registration = {r.person_id: r for r in tables.registrations}
+    p_name = array("i")
+    p_kana = array("i")
+    p_reg_from = array("i")
+    p_reg_last = array("i")
+    for p in persons:
+        p_name.extend(arena.add(p.name))
+        p_kana.extend(arena.add(p.name_kana) if p.name_kana is not None else (0, -1))
+        reg = registration.get(p.person_id)
+        if reg is None:
+            p_reg_from.append(NO_END)
+            p_reg_last.append(0)
+        else:
+            p_reg_from.append(reg.registered_on)
+            requested = reg.deregistration_requested_on
+            p_reg_last.append(NO_END if requested is None else registration_last_day(requested))
+
+    quals = sorted(
+        tables.qualifications,
+        key=lambda q: (person_index[q.person_id], q.acquired_on, q.qualification_id),
+    )
+    qual_index = {q.qualification_id: j for j, q in enumerate(quals)}
+    p_qual = array("i", [0]) * (len(persons) + 1)
+    for q in quals:
+        p_qual[person_index[q.person_id] + 1] += 1
+    for i in range(len(persons)):
+        p_qual[i + 1] += p_qual[i]
+
+    limit_names = sorted({q.limit_category for q in quals if q.limit_category is not None})
+    limit_index = {name: k for k, name in enumerate(limit_names)}
+    q_symbol = array("i")
+    q_number = array("i")
+    groups: dict[tuple[int, str, str], list[int]] = {}
+    for j, q in enumerate(quals):
+        q_symbol.extend(arena.add(q.symbol))
+        q_number.extend(arena.add(q.number))
+        groups.setdefault((insurer_index[q.insurer_number], q.symbol, q.number), []).append(j)
+    key_members = array("i")
+    key_group = array("i", [0])
+    hashes = []
+    for (ins, symbol, number), members in groups.items():
+        key_members.extend(members)
+        key_group.append(len(key_members))
+        hashes.append(hash_key(ins, symbol.encode(), number.encode()))
+    key_slots, key_slot_hash = _table(hashes)
+
+    docs = sorted(
+        tables.documents, key=lambda d: (qual_index[d.qualification_id], d.issued_on, d.document_id)
+    )
+    q_doc = array("i", [0]) * (len(quals) + 1)
+    d_last = array("i")
+    for d in docs:
+        j = qual_index[d.qualification_id]
+        q_doc[j + 1] += 1
+        last = NO_END if d.valid_until is None else d.valid_until
+        if d.kind == LEGACY_CARD:  # the insurer's cut-off also ends a legacy card
+            ins = insurer_index[quals[j].insurer_number]
+            last = min(last, cutoff[ins])
+        if d.void_from is not None:
+            last = min(last, d.void_from - 1)
+        d_last.append(last)
+    for j in range(len(quals)):
+        q_doc[j + 1] += q_doc[j]
+
+    certs = tables.certificates
+    c_serial = array("i")
+    for c in certs:
+        c_serial.extend(arena.add(c.certificate_serial))
+    cert_slots, cert_slot_hash = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
+
+    fingerprint = hashlib.sha256(bytes(arena.buf))
+    fingerprint.update(repr((len(persons), len(quals), len(docs), len(certs))).encode())
+    return SnapshotData(
+        version=fingerprint.hexdigest()[:16],
+        arena=bytes(arena.buf),
+        insurer_numbers=[ins.insurer_number for ins in tables.insurers],
+        insurer_names=[ins.name for ins in tables.insurers],
+        insurer_late=[
+            len(ins.insurer_number) == 8 and ins.insurer_number[:2] == LATE_ELDERLY_LAW_CODE
+            for ins in tables.insurers
+        ],
+        insurer_index=insurer_index,
+        p_id=array("q", (p.person_id for p in persons)),
+        p_birth=array("i", (p.birthdate for p in persons)),
+        p_sex=array("b", (p.sex for p in persons)),
+        p_name=p_name,
+        p_kana=p_kana,
+        p_qual=p_qual,
+        p_reg_from=p_reg_from,
+        p_reg_last=p_reg_last,
+        p_preschool_last=array("i", (preschool_last_day(p.birthdate) for p in persons)),
+        p_elderly_from=array("i", (elderly_first_day(p.birthdate) for p in persons)),
+        q_id=array("q", (q.qualification_id for q in quals)),
+        q_person=array("i", (person_index[q.person_id] for q in quals)),
+        q_insurer=array("i", (insurer_index[q.insurer_number] for q in quals)),
+        q_symbol=q_symbol,
+        q_number=q_number,
+        q_branch=array("b", (q.branch for q in quals)),
+        q_relationship=array("b", (q.relationship for q in quals)),
+        q_acquired=array("i", (q.acquired_on for q in quals)),
+        q_lost=array("i", (NO_END if q.lost_on is None else q.lost_on for q in quals)),
+        q_income=array("b", (q.income_class for q in quals)),
+        q_limit=array(
+            "h",
+            (-1 if q.limit_category is None else limit_index[q.limit_category] for q in quals),
+        ),
+        q_doc=q_doc,
+        limit_names=limit_names,
+        d_kind=array("b", (d.kind for d in docs)),
+        d_issued=array("i", (d.issued_on for d in docs)),
+        d_last=d_last,
+        key_members=key_members,
+        key_group=key_group,
+        key_slots=key_slots,
+        key_slot_hash=key_slot_hash,
+        c_person=array("i", (person_index[c.person_id] for c in certs)),
+        c_serial=c_serial,
+        c_issued=array("i", (c.issued_on for c in certs)),
+        c_expires=array("i", (c.expires_on for c in certs)),
+        c_grace_end=array("i", (certificate_grace_end(c.expires_on) for c in certs)),
+        c_revoked=array("i", (NO_END if c.revoked_on is None else c.revoked_on for c in certs)),
+        c_face_only=array("b", (1 if c.face_only else 0 for c in certs)),
+        cert_slots=cert_slots,
+        cert_slot_hash=cert_slot_hash,
+    )

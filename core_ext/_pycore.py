@@ -1,0 +1,318 @@
+"""The pure-Python core: the readable specification of RULES.md §4 and the test oracle.
+
+Same API and answers as the compiled `_core`.  `Core(data)` wraps one snapshot;
+`confirm` and `confirm_batch` take the raw request body and return
+`(http_status, answer)` with the answer ready for orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
+from ._build import SnapshotData
+from ._codes import (
+    AMBIGUOUS,
+    AUTH_PIN,
+    CERTIFICATE_GRACE_PERIOD,
+    CERTIFICATE_INVALID,
+    CERTIFICATE_UNKNOWN,
+    DOCUMENT_EXPIRED,
+    DOCUMENT_EXPIRES_SOON,
+    DOCUMENT_NOT_ISSUED,
+    EXPIRES_SOON_DAYS,
+    FACE_AUTH_REQUIRED,
+    INFO_NOTICE,
+    INFO_NOTICE_ALONE,
+    LOST,
+    MYNA_CARD,
+    NO_VALID_QUALIFICATION,
+    NOT_FOUND,
+    NOT_REGISTERED,
+    NOT_YET_EFFECTIVE,
+    OUTCOMES,
+    PROXY_NOT_ALLOWED,
+    SNAPSHOT_STALE,
+    SUPERSEDED,
+    UNSPECIFIED,
+    VALID,
+    VALID_MULTIPLE,
+    copay_percent,
+)
+from ._request import Parsed, check_batch, check_institution_code, parse_item, validation_error
+from ._text import NO_END, fnv1a, format_day, key_hash
+
+
+class Core:
+    """Decisions over one immutable snapshot."""
+
+    def __init__(self, data: SnapshotData) -> None:
+        self.data = data
+        self.code_counts = [0] * len(OUTCOMES)
+
+    # ----------------------------------------------------------------- lookups
+
+    def _text(self, pairs: Any, i: int) -> str:
+        off, length = pairs[2 * i], pairs[2 * i + 1]
+        return self.data.arena[off : off + length].decode()
+
+    def _raw(self, pairs: Any, i: int) -> bytes:
+        off, length = pairs[2 * i], pairs[2 * i + 1]
+        return self.data.arena[off : off + length]
+
+    def key_group(self, insurer: int, symbol: str, number: str) -> range | None:
+        """Positions in `key_members` of the qualifications under (insurer, symbol, number)."""
+        d = self.data
+        sym, num = symbol.encode(), number.encode()
+        h = key_hash(insurer, sym, num)
+        mask = len(d.key_slots) - 1
+        i = h & mask
+        while (g := d.key_slots[i]) != -1:
+            if d.key_slot_hash[i] == h:
+                q = d.key_members[d.key_group[g]]
+                if (
+                    d.q_insurer[q] == insurer
+                    and self._raw(d.q_symbol, q) == sym
+                    and self._raw(d.q_number, q) == num
+                ):
+                    return range(d.key_group[g], d.key_group[g + 1])
+            i = (i + 1) & mask
+        return None
+
+    def certificate(self, serial: str) -> int:
+        """Index of the certificate with this canonical serial, or -1."""
+        d = self.data
+        raw = serial.encode()
+        h = fnv1a(raw)
+        mask = len(d.cert_slots) - 1
+        i = h & mask
+        while (c := d.cert_slots[i]) != -1:
+            if d.cert_slot_hash[i] == h and self._raw(d.c_serial, c) == raw:
+                return c
+            i = (i + 1) & mask
+        return -1
+
+    def _in_force(self, q: int, day: int) -> bool:
+        return self.data.q_acquired[q] <= day < self.data.q_lost[q]
+
+    def _registered(self, p: int, day: int) -> bool:
+        return self.data.p_reg_from[p] <= day <= self.data.p_reg_last[p]
+
+    # --------------------------------------------------------------- decisions
+
+    def _card_path(self, r: Parsed, warnings: list[str]) -> tuple[int, int, list[int]]:
+        """RULES.md §4.1: (code, qualification or -1, alternatives)."""
+        d = self.data
+        day = r.day
+        if r.proxy:
+            return PROXY_NOT_ALLOWED, -1, []
+        c = self.certificate(r.serial)
+        if c < 0:
+            return CERTIFICATE_UNKNOWN, -1, []
+        if day < d.c_issued[c] or d.c_revoked[c] <= day or day > d.c_grace_end[c]:
+            return CERTIFICATE_INVALID, -1, []
+        if day > d.c_expires[c]:
+            warnings.append(CERTIFICATE_GRACE_PERIOD)
+        if d.c_face_only[c] and r.auth_method == AUTH_PIN:
+            return FACE_AUTH_REQUIRED, -1, []
+        p = d.c_person[c]
+        if not self._registered(p, day):
+            return NOT_REGISTERED, -1, []
+        rows = range(d.p_qual[p], d.p_qual[p + 1])  # sorted by (acquired_on, id)
+        in_force = [q for q in reversed(rows) if self._in_force(q, day)]
+        if not in_force:
+            started = [q for q in reversed(rows) if d.q_acquired[q] <= day]
+            return NO_VALID_QUALIFICATION, (started[0] if started else -1), []
+        if len(in_force) == 1:
+            return VALID, in_force[0], []
+        return VALID_MULTIPLE, in_force[0], in_force[1:]
+
+    def _number_path(self, r: Parsed, warnings: list[str]) -> tuple[int, int, list[int]]:
+        """RULES.md §4.2: (code, qualification or -1, alternatives)."""
+        d = self.data
+        day = r.day
+        if r.presented == INFO_NOTICE:
+            if r.proxy:
+                return PROXY_NOT_ALLOWED, -1, []
+            if not r.identity_verified:
+                return INFO_NOTICE_ALONE, -1, []
+        insurer = d.insurer_index.get(r.insurer_number)
+        group = None if insurer is None else self.key_group(insurer, r.symbol, r.number)
+        if group is None:
+            return NOT_FOUND, -1, []
+        matches = [
+            q
+            for q in (d.key_members[k] for k in group)
+            if d.p_birth[d.q_person[q]] == r.birthdate and (r.branch < 0 or d.q_branch[q] == r.branch)
+        ]
+        if not matches:
+            return NOT_FOUND, -1, []
+        if len({d.q_person[q] for q in matches}) > 1:
+            return AMBIGUOUS, -1, []
+        # One person: row order within a person is (acquired_on, id), so max() is "latest".
+        in_force = [q for q in matches if self._in_force(q, day)]
+        started = [q for q in matches if d.q_acquired[q] <= day]
+        q = max(in_force) if in_force else max(started) if started else min(matches)
+        if day < d.q_acquired[q]:
+            return NOT_YET_EFFECTIVE, q, []
+        if day >= d.q_lost[q]:
+            p = d.q_person[q]
+            others = range(d.p_qual[p], d.p_qual[p + 1])
+            superseded = any(o != q and self._in_force(o, day) for o in others)
+            return (SUPERSEDED if superseded else LOST), q, []
+        if r.presented == INFO_NOTICE:
+            if not self._registered(d.q_person[q], day):
+                return NOT_REGISTERED, -1, []
+        elif r.presented != UNSPECIFIED:
+            docs = range(d.q_doc[q], d.q_doc[q + 1])
+            issued = [k for k in docs if d.d_kind[k] == r.presented and d.d_issued[k] <= day]
+            if not issued:
+                return DOCUMENT_NOT_ISSUED, q, []
+            valid_ends = [d.d_last[k] for k in issued if day <= d.d_last[k]]
+            if not valid_ends:
+                return DOCUMENT_EXPIRED, q, []
+            if max(valid_ends) - day <= EXPIRES_SOON_DAYS:
+                warnings.append(DOCUMENT_EXPIRES_SOON)
+        return VALID, q, []
+
+    # ----------------------------------------------------------------- answers
+
+    def _person(self, p: int) -> dict[str, Any]:
+        d = self.data
+        return {
+            "name": self._text(d.p_name, p),
+            "name_kana": self._text(d.p_kana, p) if d.p_kana[2 * p + 1] >= 0 else None,
+            "sex": d.p_sex[p],
+            "birthdate": format_day(d.p_birth[p]),
+        }
+
+    def _qualification(self, q: int, day: int, limit_consent: bool) -> dict[str, Any]:
+        d = self.data
+        p = d.q_person[q]
+        ins = d.q_insurer[q]
+        late = d.insurer_late[ins]
+        elderly = not late and day >= d.p_elderly_from[p]
+        preschool = day <= d.p_preschool_last[p]
+        branch = d.q_branch[q]
+        answer: dict[str, Any] = {
+            "qualification_id": d.q_id[q],
+            "insurer_number": d.insurer_numbers[ins],
+            "insurer_name": d.insurer_names[ins],
+            "symbol": self._text(d.q_symbol, q),
+            "number": self._text(d.q_number, q),
+            "branch": None if branch < 0 else f"{branch:02d}",
+            "relationship": d.q_relationship[q],
+            "acquired_on": format_day(d.q_acquired[q]),
+            "lost_on": None if d.q_lost[q] == NO_END else format_day(d.q_lost[q]),
+            "copay_percent": copay_percent(late, elderly, preschool, d.q_income[q]),
+            "preschool": preschool,
+            "elderly_recipient": elderly,
+            "late_elderly": late,
+        }
+        if limit_consent:
+            limit = d.q_limit[q]
+            answer["limit_category"] = None if limit < 0 else d.limit_names[limit]
+        return answer
+
+    def _result(self, r: Parsed, checked_at: str, stale: bool) -> dict[str, Any]:
+        warnings: list[str] = []
+        if r.presented == MYNA_CARD:
+            code, q, alternatives = self._card_path(r, warnings)
+        else:
+            code, q, alternatives = self._number_path(r, warnings)
+        if stale:
+            warnings.append(SNAPSHOT_STALE)
+        self.code_counts[code] += 1
+        outcome = OUTCOMES[code]
+        person = qualification = None
+        alt_answers: list[dict[str, Any]] = []
+        if outcome.discloses and q >= 0:
+            person = self._person(self.data.q_person[q])
+            qualification = self._qualification(q, r.day, r.limit_consent)
+            alt_answers = [self._qualification(a, r.day, r.limit_consent) for a in alternatives]
+        return {
+            "checked_at": checked_at,
+            "confirmation_date": format_day(r.day),
+            "eligible": outcome.eligible,
+            "code": outcome.name,
+            "validity": outcome.validity,
+            "message": outcome.message,
+            "warnings": warnings,
+            "person": person,
+            "qualification": qualification,
+            "alternatives": alt_answers,
+        }
+
+    # ------------------------------------------------------------ entry points
+
+    def confirm(
+        self,
+        body: bytes,
+        institution: str,
+        today: int,
+        request_id: str,
+        checked_at: str,
+        snapshot: dict[str, Any],
+        stale: bool = False,
+    ) -> tuple[int, dict[str, Any]]:
+        """Answer POST /v1/confirmations from the raw body: (HTTP status, answer)."""
+        try:
+            req = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return 400, MALFORMED_JSON
+        if type(req) is not dict:
+            return 400, MALFORMED_JSON
+        errors: list[dict[str, str]] = []
+        check_institution_code(req.get("institution_code"), errors)
+        parsed = parse_item(req, today, today, errors)
+        if parsed is None:
+            return 422, validation_error(errors)
+        if req["institution_code"] != institution:
+            return 403, INSTITUTION_MISMATCH
+        answer: dict[str, Any] = {"request_id": request_id}
+        answer.update(self._result(parsed, checked_at, stale))
+        answer["snapshot"] = snapshot
+        return 200, answer
+
+    def confirm_batch(
+        self,
+        body: bytes,
+        institution: str,
+        today: int,
+        request_id: str,
+        checked_at: str,
+        snapshot: dict[str, Any],
+        stale: bool = False,
+    ) -> tuple[int, dict[str, Any]]:
+        """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer)."""
+        try:
+            req = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return 400, MALFORMED_JSON
+        if type(req) is not dict:
+            return 400, MALFORMED_JSON
+        items = req.get("items")
+        if type(items) is list and len(items) > MAX_BATCH_ITEMS:
+            return 413, TOO_MANY_ITEMS
+        errors: list[dict[str, str]] = []
+        default_day = check_batch(req, today, errors)
+        if errors:
+            return 422, validation_error(errors)
+        if req["institution_code"] != institution:
+            return 403, INSTITUTION_MISMATCH
+        results = []
+        for item in items:
+            item_errors: list[dict[str, str]] = []
+            parsed = parse_item(item, today, default_day, item_errors)
+            if parsed is None:
+                results.append(validation_error(item_errors))
+            else:
+                results.append(self._result(parsed, checked_at, stale))
+        return 200, {
+            "request_id": request_id,
+            "checked_at": checked_at,
+            "results": results,
+            "snapshot": snapshot,
+        }

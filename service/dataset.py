@@ -1,0 +1,378 @@
+"""Validate a data set (CONTRACT.md §4) into snapshot tables, all or nothing.
+
+Rows come as `(line, {column: text or None})` from any source: CSV files here, the
+demo generator, later the import and admin upserts.  Every problem is collected as
+`FILE:LINE: column: reason` (reasons never quote an identifier's value); if there is
+any, `DataSetError` carries them all and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core_ext._build import (
+    CertificateRow,
+    DocumentRow,
+    InsurerRow,
+    PersonRow,
+    QualificationRow,
+    RegistrationRow,
+    Tables,
+)
+from core_ext._codes import DOCUMENT_KINDS, ELIGIBILITY_CERTIFICATE, INCOME_CLASSES, LEGACY_CARD, LIMIT_CATEGORIES
+from core_ext._text import (
+    NO_END,
+    is_institution_code,
+    normalise_branch,
+    normalise_insurer_number,
+    normalise_number,
+    normalise_serial,
+    normalise_symbol,
+    parse_day,
+)
+
+FILES = (
+    "insurers.csv",
+    "persons.csv",
+    "qualifications.csv",
+    "documents.csv",
+    "certificates.csv",
+    "registrations.csv",
+    "institutions.csv",
+)
+COLUMNS = {
+    "insurers.csv": ("insurer_number", "name", "legacy_card_valid_until"),
+    "persons.csv": ("person_id", "name", "name_kana", "sex", "birthdate"),
+    "qualifications.csv": (
+        "qualification_id", "person_id", "insurer_number", "symbol", "number", "branch",
+        "relationship", "acquired_on", "lost_on", "income_class", "limit_category",
+    ),
+    "documents.csv": ("document_id", "qualification_id", "kind", "issued_on", "valid_until", "void_from"),
+    "certificates.csv": ("certificate_serial", "person_id", "issued_on", "expires_on", "revoked_on", "face_only"),
+    "registrations.csv": ("person_id", "registered_on", "deregistration_requested_on"),
+    "institutions.csv": ("institution_code", "name", "api_key"),
+}
+# Columns that may be empty; every other column is required.
+OPTIONAL = {
+    "legacy_card_valid_until", "name_kana", "symbol", "branch", "lost_on", "income_class",
+    "limit_category", "valid_until", "void_from", "revoked_on", "face_only",
+    "deregistration_requested_on",
+}
+MAX_ID = 2**63 - 1
+NO_LEGACY_FROM = parse_day("2024-12-02") or 0
+MAX_PROBLEMS_SHOWN = 100
+
+Row = dict[str, "str | None"]
+Source = Iterable[tuple[int, Row]]
+
+
+@dataclass
+class DataSet:
+    """A validated data set: snapshot tables plus institutions keyed by API-key hash."""
+
+    tables: Tables
+    institutions: dict[str, str] = field(default_factory=dict)  # sha256 hex -> code
+    institution_names: dict[str, str] = field(default_factory=dict)  # code -> name
+
+
+class DataSetError(Exception):
+    """The data set is invalid; `problems` lists every `FILE:LINE: column: reason`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the data set")
+        self.problems = problems
+
+    def report(self) -> str:
+        """The problem list as printed by the CLI: at most 100 lines, then a count."""
+        shown = self.problems[:MAX_PROBLEMS_SHOWN]
+        rest = len(self.problems) - len(shown)
+        return "\n".join(shown + ([f"... and {rest} more problem(s)"] if rest else []))
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of an API key: its SHA-256 in hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class _Checker:
+    """Typed access to one row's cells that records a problem instead of raising."""
+
+    def __init__(self, problems: list[str], file: str) -> None:
+        self.problems = problems
+        self.file = file
+        self.line = 0
+        self.row: Row = {}
+        self.ok = True
+
+    def start(self, line: int, row: Row) -> None:
+        self.line, self.row, self.ok = line, row, True
+
+    def fail(self, column: str, reason: str, line: int | None = None) -> None:
+        self.problems.append(f"{self.file}:{self.line if line is None else line}: {column}: {reason}")
+        self.ok = False
+
+    def cell(self, column: str) -> str | None:
+        value = self.row.get(column)
+        if value is None or value == "":
+            if column not in OPTIONAL:
+                self.fail(column, "required")
+            return None
+        return value
+
+    def ident(self, column: str) -> int:
+        value = self.cell(column)
+        if value is None:
+            return 0
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_ID:
+            self.fail(column, "not an integer from 1 to 2^63-1")
+            return 0
+        return int(value)
+
+    def day(self, column: str) -> int | None:
+        value = self.cell(column)
+        if value is None:
+            return None
+        day = parse_day(value)
+        if day is None:
+            self.fail(column, "not a valid date (YYYY-MM-DD)")
+        return day
+
+    def choice(self, column: str, choices: dict[str, int], default: int = 0) -> int:
+        value = self.cell(column)
+        if value is None:
+            return default
+        if value not in choices:
+            self.fail(column, "must be one of " + ", ".join(choices))
+            return default
+        return choices[value]
+
+    def normalised(self, column: str, normalise: Callable[[str], tuple[Any, str | None]]) -> Any:
+        value = self.cell(column)
+        if value is None:
+            value = ""
+            if column not in OPTIONAL:
+                return None
+        canonical, problem = normalise(value)
+        if problem is not None:
+            self.fail(column, {"FORMAT": "malformed", "LENGTH": "wrong length",
+                               "CHECK_DIGIT": "check digit does not match"}[problem])
+        return canonical
+
+
+def _unique(check: _Checker, seen: dict[Any, int], value: Any, column: str) -> None:
+    if value in seen:
+        check.fail(column, f"duplicate (first on line {seen[value]})")
+    else:
+        seen[value] = check.line
+
+
+def validate(sources: dict[str, Source]) -> DataSet:
+    """Check every row of every file; return the data set or raise DataSetError."""
+    problems: list[str] = []
+    tables = Tables()
+    data = DataSet(tables)
+
+    def rows(file: str) -> Iterator[_Checker]:
+        check = _Checker(problems, file)
+        for line, row in sources.get(file, ()):
+            check.start(line, row)
+            yield check
+
+    insurer_line: dict[str, int] = {}
+    for c in rows("insurers.csv"):
+        number = c.normalised("insurer_number", normalise_insurer_number)
+        name = c.cell("name")
+        cutoff = c.day("legacy_card_valid_until")
+        if number is not None:
+            _unique(c, insurer_line, number, "insurer_number")
+        if c.ok and number is not None and name is not None:
+            tables.insurers.append(InsurerRow(number, name, cutoff))
+
+    person_line: dict[int, int] = {}
+    for c in rows("persons.csv"):
+        pid = c.ident("person_id")
+        name = c.cell("name")
+        kana = c.cell("name_kana")
+        sex = c.choice("sex", {"1": 1, "2": 2, "3": 3})
+        birth = c.day("birthdate")
+        if pid:
+            _unique(c, person_line, pid, "person_id")
+        if c.ok and name is not None and birth is not None:
+            tables.persons.append(PersonRow(pid, name, kana, sex, birth))
+
+    qual_line: dict[int, int] = {}
+    qual_key: dict[int, tuple[str, str, str, int]] = {}
+    limits = {code: 0 for code in LIMIT_CATEGORIES}
+    for c in rows("qualifications.csv"):
+        qid = c.ident("qualification_id")
+        pid = c.ident("person_id")
+        insurer = c.normalised("insurer_number", normalise_insurer_number)
+        symbol = c.normalised("symbol", normalise_symbol)
+        number = c.normalised("number", normalise_number)
+        branch = c.normalised("branch", normalise_branch)
+        relationship = c.choice("relationship", {"1": 1, "2": 2})
+        acquired = c.day("acquired_on")
+        lost = c.day("lost_on")
+        income = c.choice("income_class", INCOME_CLASSES)
+        limit = c.cell("limit_category")
+        if limit is not None and limit not in limits:
+            c.fail("limit_category", "must be A01-A06 or B01-B10")
+        if qid:
+            _unique(c, qual_line, qid, "qualification_id")
+        if pid and pid not in person_line:
+            c.fail("person_id", "no such person in persons.csv")
+        if insurer is not None and insurer not in insurer_line:
+            c.fail("insurer_number", "no such insurer in insurers.csv")
+        if c.ok and None not in (insurer, symbol, number, branch, acquired):
+            assert acquired is not None
+            tables.qualifications.append(QualificationRow(
+                qid, pid, insurer, symbol, number, branch, relationship, acquired, lost, income, limit))
+            qual_key[qid] = (insurer, symbol, number, branch)
+    _check_keys_in_force(tables.qualifications, qual_line, problems)
+
+    doc_line: dict[int, int] = {}
+    for c in rows("documents.csv"):
+        did = c.ident("document_id")
+        qid = c.ident("qualification_id")
+        kind = c.choice("kind", DOCUMENT_KINDS, -1)
+        issued = c.day("issued_on")
+        until = c.day("valid_until")
+        void = c.day("void_from")
+        if did:
+            _unique(c, doc_line, did, "document_id")
+        if qid and qid not in qual_line:
+            c.fail("qualification_id", "no such qualification in qualifications.csv")
+        if kind == LEGACY_CARD and issued is not None and issued >= NO_LEGACY_FROM:
+            c.fail("issued_on", "no legacy card may be issued on or after 2024-12-02")
+        if kind == ELIGIBILITY_CERTIFICATE and not c.row.get("valid_until"):
+            c.fail("valid_until", "required for an eligibility_certificate")
+        if c.ok and issued is not None:
+            tables.documents.append(DocumentRow(did, qid, kind, issued, until, void))
+
+    serial_line: dict[str, int] = {}
+    for c in rows("certificates.csv"):
+        serial = c.normalised("certificate_serial", normalise_serial)
+        pid = c.ident("person_id")
+        issued = c.day("issued_on")
+        expires = c.day("expires_on")
+        revoked = c.day("revoked_on")
+        face_only = c.choice("face_only", {"0": 0, "1": 1})
+        if serial is not None:
+            _unique(c, serial_line, serial, "certificate_serial")
+        if pid and pid not in person_line:
+            c.fail("person_id", "no such person in persons.csv")
+        if c.ok and serial is not None and issued is not None and expires is not None:
+            tables.certificates.append(CertificateRow(serial, pid, issued, expires, revoked, bool(face_only)))
+
+    registered_line: dict[int, int] = {}
+    for c in rows("registrations.csv"):
+        pid = c.ident("person_id")
+        registered = c.day("registered_on")
+        requested = c.day("deregistration_requested_on")
+        if pid:
+            _unique(c, registered_line, pid, "person_id")
+            if pid not in person_line:
+                c.fail("person_id", "no such person in persons.csv")
+        if c.ok and registered is not None:
+            tables.registrations.append(RegistrationRow(pid, registered, requested))
+
+    code_line: dict[str, int] = {}
+    for c in rows("institutions.csv"):
+        code = c.cell("institution_code")
+        name = c.cell("name")
+        key = c.cell("api_key")
+        if code is not None:
+            if not is_institution_code(code):
+                c.fail("institution_code", "must be exactly 10 digits")
+            _unique(c, code_line, code, "institution_code")
+        if key is not None:
+            digest = hash_api_key(key)
+            if digest in data.institutions:
+                c.fail("api_key", "the same key is issued to another institution")
+            elif c.ok and code is not None and name is not None:
+                data.institutions[digest] = code
+                data.institution_names[code] = name
+
+    if problems:
+        raise DataSetError(problems)
+    return data
+
+
+def _check_keys_in_force(
+    quals: list[QualificationRow], line: dict[int, int], problems: list[str]
+) -> None:
+    """A key may not be in force for two persons at once (CONTRACT.md §4)."""
+    by_key: dict[tuple[str, str, str, int], list[QualificationRow]] = {}
+    for q in quals:
+        by_key.setdefault((q.insurer_number, q.symbol, q.number, q.branch), []).append(q)
+    for group in by_key.values():
+        if len(group) < 2 or len({q.person_id for q in group}) < 2:
+            continue
+        group.sort(key=lambda q: q.acquired_on)
+        # Sweep in start order, remembering the open interval that ends last.
+        last = group[0]
+        for q in group[1:]:
+            last_end = NO_END if last.lost_on is None else last.lost_on
+            if q.acquired_on < last_end and q.person_id != last.person_id:
+                problems.append(
+                    f"qualifications.csv:{line[q.qualification_id]}: number: key already in force "
+                    f"for another person (line {line[last.qualification_id]})"
+                )
+            q_end = NO_END if q.lost_on is None else q.lost_on
+            if q_end > last_end:
+                last = q
+
+
+def read_csv(path: Path) -> Iterator[tuple[int, Row]]:
+    """Rows of one CSV file with their line numbers; empty cells become None."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [h.strip() for h in header]
+        for cells in reader:
+            if not cells:
+                continue
+            yield reader.line_num, {
+                h: (v if v != "" else None) for h, v in zip(header, cells)
+            }
+
+
+def load_dir(folder: str | Path) -> DataSet:
+    """Read and validate the seven CSV files of a data set folder."""
+    folder = Path(folder)
+    problems: list[str] = []
+    sources: dict[str, Source] = {}
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}:0: -: file missing")
+            continue
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                header = next(csv.reader(f), [])
+        except UnicodeDecodeError:
+            problems.append(f"{name}:1: -: not UTF-8")
+            continue
+        header = [h.strip() for h in header]
+        missing = [col for col in COLUMNS[name] if col not in header]
+        for col in missing:
+            problems.append(f"{name}:1: {col}: column missing from the header")
+        sources[name] = _guarded(read_csv(path), name, problems)
+    if problems:
+        raise DataSetError(problems)
+    return validate(sources)
+
+
+def _guarded(rows: Iterator[tuple[int, Row]], name: str, problems: list[str]) -> Iterator[tuple[int, Row]]:
+    """Turn a decoding or CSV syntax failure into a problem instead of an exception."""
+    try:
+        yield from rows
+    except (UnicodeDecodeError, csv.Error) as exc:
+        problems.append(f"{name}:0: -: unreadable ({type(exc).__name__})")

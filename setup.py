@@ -1,0 +1,32 @@
+"""Declare the Cython extension; everything else is in pyproject.toml.
+
+ONSHI_DEBUG=1 builds with line tracing and -O0 -g for profiling and coverage.
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = bool(os.environ.get("ONSHI_DEBUG"))
+
+extension = Extension(
+    "core_ext._core",
+    ["core_ext/_core.pyx"],
+    extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
+    define_macros=[("CYTHON_TRACE", "1")] if DEBUG else [],
+)
+
+setup(
+    ext_modules=cythonize(
+        [extension],
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+            "linetrace": DEBUG,
+        },
+    )
+)
