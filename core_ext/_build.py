@@ -115,7 +115,7 @@ class SnapshotData:
     arena: bytes
     insurer_numbers: list[str]
     insurer_names: list[str]
-    insurer_late: list[bool]
+    insurer_late: array
     insurer_index: dict[str, int]
     p_id: array
     p_birth: array
@@ -291,10 +291,13 @@ def build_snapshot(
         arena=bytes(arena.buf),
         insurer_numbers=[ins.insurer_number for ins in tables.insurers],
         insurer_names=[ins.name for ins in tables.insurers],
-        insurer_late=[
-            len(ins.insurer_number) == 8 and ins.insurer_number[:2] == LATE_ELDERLY_LAW_CODE
-            for ins in tables.insurers
-        ],
+        insurer_late=array(
+            "b",
+            (
+                len(ins.insurer_number) == 8 and ins.insurer_number[:2] == LATE_ELDERLY_LAW_CODE
+                for ins in tables.insurers
+            ),
+        ),
         insurer_index=insurer_index,
         p_id=array("q", (p.person_id for p in persons)),
         p_birth=array("i", (p.birthdate for p in persons)),

@@ -192,7 +192,7 @@ class Core:
         d = self.data
         p = d.q_person[q]
         ins = d.q_insurer[q]
-        late = d.insurer_late[ins]
+        late = bool(d.insurer_late[ins])
         elderly = not late and day >= d.p_elderly_from[p]
         preschool = day <= d.p_preschool_last[p]
         branch = d.q_branch[q]

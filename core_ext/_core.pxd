@@ -1,0 +1,91 @@
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+
+
+cdef struct Req:
+    int presented
+    int day
+    bint proxy
+    bint limit_consent
+    # card path
+    char serial[33]
+    Py_ssize_t serial_len
+    int auth_method
+    # number path
+    bint identity_verified
+    int insurer            # insurer index in the snapshot, -1 = unknown insurer
+    const char* symbol     # UTF-8, kept alive by the request dict or the Parsed tuple
+    Py_ssize_t symbol_len
+    const char* number
+    Py_ssize_t number_len
+    int branch             # -1 = omitted
+    int birthdate
+
+
+cdef struct Decision:
+    int code
+    int qual               # -1 = nothing to disclose
+    int warnings           # W_* bits
+
+
+cdef class Core:
+    cdef readonly object data
+    cdef object _arena_ref
+    cdef const unsigned char* arena
+    cdef dict insurer_index
+    cdef list insurer_numbers
+    cdef list insurer_names
+    cdef list limit_names
+    cdef const int8_t[::1] insurer_late
+    cdef const int64_t[::1] p_id
+    cdef const int32_t[::1] p_birth
+    cdef const int8_t[::1] p_sex
+    cdef const int32_t[::1] p_name
+    cdef const int32_t[::1] p_kana
+    cdef const int32_t[::1] p_qual
+    cdef const int32_t[::1] p_reg_from
+    cdef const int32_t[::1] p_reg_last
+    cdef const int32_t[::1] p_preschool_last
+    cdef const int32_t[::1] p_elderly_from
+    cdef const int64_t[::1] q_id
+    cdef const int32_t[::1] q_person
+    cdef const int32_t[::1] q_insurer
+    cdef const int32_t[::1] q_symbol
+    cdef const int32_t[::1] q_number
+    cdef const int8_t[::1] q_branch
+    cdef const int8_t[::1] q_relationship
+    cdef const int32_t[::1] q_acquired
+    cdef const int32_t[::1] q_lost
+    cdef const int8_t[::1] q_income
+    cdef const int16_t[::1] q_limit
+    cdef const int32_t[::1] q_doc
+    cdef const int8_t[::1] d_kind
+    cdef const int32_t[::1] d_issued
+    cdef const int32_t[::1] d_last
+    cdef const int32_t[::1] key_members
+    cdef const int32_t[::1] key_group
+    cdef const int32_t[::1] key_slots
+    cdef const uint64_t[::1] key_slot_hash
+    cdef const int32_t[::1] c_person
+    cdef const int32_t[::1] c_serial
+    cdef const int32_t[::1] c_issued
+    cdef const int32_t[::1] c_expires
+    cdef const int32_t[::1] c_grace_end
+    cdef const int32_t[::1] c_revoked
+    cdef const int8_t[::1] c_face_only
+    cdef const int32_t[::1] cert_slots
+    cdef const uint64_t[::1] cert_slot_hash
+    cdef long long counts[16]
+
+    cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)
+    cdef object _parse(self, object req, int today, int default_day, Req* r, list errors)
+    cdef int _find_group(self, const Req* r)
+    cdef int _find_certificate(self, const Req* r)
+    cdef bint _in_force(self, int q, int day)
+    cdef bint _registered(self, int p, int day)
+    cdef Decision _card_path(self, const Req* r)
+    cdef Decision _number_path(self, const Req* r)
+    cdef object _text(self, const int32_t[::1] pairs, Py_ssize_t i)
+    cdef dict _person(self, int p)
+    cdef dict _qualification(self, int q, int day, bint limit_consent)
+    cdef list _alternatives(self, int p, int first, int day, bint limit_consent)
+    cdef dict _result(self, const Req* r, str checked_at, bint stale)

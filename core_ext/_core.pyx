@@ -1,0 +1,702 @@
+# cython: language_level=3
+"""The compiled core: the same API and answers as `_pycore`, at C speed.
+
+Well-formed ASCII requests (nearly all of them) are parsed by `_parse_fast`
+without building Python objects; anything else goes through the shared
+`_request.parse_item`, so both cores agree on every error and normalisation.
+"""
+
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
+from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.string cimport memcmp
+
+import orjson
+
+from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
+from ._codes import OUTCOMES
+from ._request import check_batch, check_institution_code, parse_item, validation_error
+from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
+
+# Mirrors of _codes constants (checked equal by the tests).
+cdef enum:
+    MYNA_CARD = 0
+    LEGACY_CARD = 1
+    ELIGIBILITY_CERTIFICATE = 2
+    INFO_NOTICE = 3
+    UNSPECIFIED = 4
+    AUTH_PIN = 1
+    INCOME_HIGH = 2
+    EXPIRES_SOON_DAYS = 30
+
+    VALID = 0
+    VALID_MULTIPLE = 1
+    NOT_FOUND = 2
+    AMBIGUOUS = 3
+    NOT_YET_EFFECTIVE = 4
+    LOST = 5
+    SUPERSEDED = 6
+    NO_VALID_QUALIFICATION = 7
+    DOCUMENT_NOT_ISSUED = 8
+    DOCUMENT_EXPIRED = 9
+    INFO_NOTICE_ALONE = 10
+    PROXY_NOT_ALLOWED = 11
+    CERTIFICATE_UNKNOWN = 12
+    CERTIFICATE_INVALID = 13
+    FACE_AUTH_REQUIRED = 14
+    NOT_REGISTERED = 15
+
+    W_GRACE = 1
+    W_SOON = 2
+
+    NO_END = 10000000
+    EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+cdef int FIRST_DAY = _FIRST_DAY
+cdef int DAYS_AHEAD = _DAYS_AHEAD
+cdef dict PRESENTED = {"myna_card": MYNA_CARD, "legacy_card": LEGACY_CARD,
+                       "eligibility_certificate": ELIGIBILITY_CERTIFICATE,
+                       "info_notice": INFO_NOTICE, "unspecified": UNSPECIFIED}
+cdef dict AUTH_METHODS = {"face": 0, "pin": 1, "visual": 2}
+cdef tuple CODE_NAMES = tuple(o.name for o in OUTCOMES)
+cdef tuple CODE_ELIGIBLE = tuple(o.eligible for o in OUTCOMES)
+cdef tuple CODE_VALIDITY = tuple(o.validity for o in OUTCOMES)
+cdef tuple CODE_DISCLOSES = tuple(o.discloses for o in OUTCOMES)
+cdef tuple CODE_MESSAGES = tuple(o.message for o in OUTCOMES)
+cdef list NO_WARNINGS_TEMPLATE = []
+
+
+# ------------------------------------------------------------------- dates
+
+cdef inline int days_from_civil(int y, int m, int d) nogil:
+    """Day number (date.toordinal) of a valid Gregorian date, years 1-9999."""
+    y -= m <= 2
+    cdef int era = y // 400
+    cdef int yoe = y - era * 400
+    cdef int doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    cdef int doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468 + EPOCH_ORDINAL
+
+
+cdef inline bint is_leap(int y) nogil:
+    return (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+
+
+cdef inline int parse_day_ascii(const char* s, Py_ssize_t n) nogil:
+    """Strict YYYY-MM-DD to a day number, or -1."""
+    cdef int i, y, m, d, dim
+    if n != 10 or s[4] != b'-' or s[7] != b'-':
+        return -1
+    for i in range(10):
+        if i != 4 and i != 7 and not (b'0' <= s[i] <= b'9'):
+            return -1
+    y = (s[0] - 48) * 1000 + (s[1] - 48) * 100 + (s[2] - 48) * 10 + (s[3] - 48)
+    m = (s[5] - 48) * 10 + (s[6] - 48)
+    d = (s[8] - 48) * 10 + (s[9] - 48)
+    if y < 1 or m < 1 or m > 12 or d < 1:
+        return -1
+    if m == 2:
+        dim = 29 if is_leap(y) else 28
+    elif m == 4 or m == 6 or m == 9 or m == 11:
+        dim = 30
+    else:
+        dim = 31
+    if d > dim:
+        return -1
+    return days_from_civil(y, m, d)
+
+
+cdef str format_day(int day):
+    """A day number as YYYY-MM-DD."""
+    cdef int z = day - EPOCH_ORDINAL + 719468
+    cdef int era = z // 146097
+    cdef int doe = z - era * 146097
+    cdef int yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    cdef int y = yoe + era * 400
+    cdef int doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    cdef int mp = (5 * doy + 2) // 153
+    cdef int d = doy - (153 * mp + 2) // 5 + 1
+    cdef int m = mp + (3 if mp < 10 else -9)
+    cdef char buf[10]
+    y += m <= 2
+    buf[0] = 48 + y // 1000
+    buf[1] = 48 + (y // 100) % 10
+    buf[2] = 48 + (y // 10) % 10
+    buf[3] = 48 + y % 10
+    buf[4] = b'-'
+    buf[5] = 48 + m // 10
+    buf[6] = 48 + m % 10
+    buf[7] = b'-'
+    buf[8] = 48 + d // 10
+    buf[9] = 48 + d % 10
+    return buf[:10].decode('ascii')
+
+
+# ------------------------------------------------------------------ hashing
+
+cdef inline uint64_t fnv1a(uint64_t h, const unsigned char* p, Py_ssize_t n) nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ p[i]) * <uint64_t>0x100000001B3
+    return h
+
+
+cdef inline uint64_t key_hash_c(int insurer, const char* sym, Py_ssize_t sym_len,
+                                const char* num, Py_ssize_t num_len) nogil:
+    cdef unsigned int u = <unsigned int>insurer
+    cdef unsigned char ins[4]
+    cdef unsigned char sep = 0x1F
+    ins[0] = u & 0xFF
+    ins[1] = (u >> 8) & 0xFF
+    ins[2] = (u >> 16) & 0xFF
+    ins[3] = (u >> 24) & 0xFF
+    cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325, ins, 4)
+    h = fnv1a(h, <const unsigned char*>sym, sym_len)
+    h = fnv1a(h, &sep, 1)
+    return fnv1a(h, <const unsigned char*>num, num_len)
+
+
+def key_hash(int insurer_index, bytes symbol, bytes number):
+    """Hash of a normalised key without its branch (the compiled twin of _text.key_hash)."""
+    return key_hash_c(insurer_index, symbol, len(symbol), number, len(number))
+
+
+cdef inline bint check_digit_ok(const char* s, Py_ssize_t n) nogil:
+    cdef int total = 0, weight = 2, product
+    cdef Py_ssize_t i
+    for i in range(n - 2, -1, -1):
+        product = (s[i] - 48) * weight
+        total += product // 10 + product % 10
+        weight = 3 - weight
+    return (10 - total % 10) % 10 == s[n - 1] - 48
+
+
+cdef inline bint plain_ascii(const char* s, Py_ssize_t n) nogil:
+    """Printable ASCII without spaces: NFKC, white-space removal and dash mapping leave it as is."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if s[i] <= 32 or s[i] >= 127:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------- core
+
+cdef class Core:
+    """Decisions over one immutable snapshot."""
+
+    def __init__(self, data):
+        self.data = data
+        self._arena_ref = data.arena
+        self.arena = <const unsigned char*>(<bytes>self._arena_ref)
+        self.insurer_index = data.insurer_index
+        self.insurer_numbers = data.insurer_numbers
+        self.insurer_names = data.insurer_names
+        self.limit_names = data.limit_names
+        self.insurer_late = data.insurer_late
+        self.p_id = data.p_id
+        self.p_birth = data.p_birth
+        self.p_sex = data.p_sex
+        self.p_name = data.p_name
+        self.p_kana = data.p_kana
+        self.p_qual = data.p_qual
+        self.p_reg_from = data.p_reg_from
+        self.p_reg_last = data.p_reg_last
+        self.p_preschool_last = data.p_preschool_last
+        self.p_elderly_from = data.p_elderly_from
+        self.q_id = data.q_id
+        self.q_person = data.q_person
+        self.q_insurer = data.q_insurer
+        self.q_symbol = data.q_symbol
+        self.q_number = data.q_number
+        self.q_branch = data.q_branch
+        self.q_relationship = data.q_relationship
+        self.q_acquired = data.q_acquired
+        self.q_lost = data.q_lost
+        self.q_income = data.q_income
+        self.q_limit = data.q_limit
+        self.q_doc = data.q_doc
+        self.d_kind = data.d_kind
+        self.d_issued = data.d_issued
+        self.d_last = data.d_last
+        self.key_members = data.key_members
+        self.key_group = data.key_group
+        self.key_slots = data.key_slots
+        self.key_slot_hash = data.key_slot_hash
+        self.c_person = data.c_person
+        self.c_serial = data.c_serial
+        self.c_issued = data.c_issued
+        self.c_expires = data.c_expires
+        self.c_grace_end = data.c_grace_end
+        self.c_revoked = data.c_revoked
+        self.c_face_only = data.c_face_only
+        self.cert_slots = data.cert_slots
+        self.cert_slot_hash = data.cert_slot_hash
+        for i in range(16):
+            self.counts[i] = 0
+
+    @property
+    def code_counts(self):
+        """Decisions made so far, by code number."""
+        return [self.counts[i] for i in range(16)]
+
+    # ------------------------------------------------------------ parsing
+
+    cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r):
+        """Parse a plain well-formed request; False sends it to the shared validator."""
+        cdef const char* s
+        cdef Py_ssize_t n, i
+        cdef object v
+        v = req.get("presented")
+        if type(v) is not str:
+            return False
+        v = PRESENTED.get(v)
+        if v is None:
+            return False
+        r.presented = v
+        v = req.get("confirmation_date")
+        if v is None:
+            r.day = default_day
+        elif type(v) is str:
+            s = PyUnicode_AsUTF8AndSize(v, &n)
+            r.day = parse_day_ascii(s, n)
+            if r.day < FIRST_DAY or r.day > today + DAYS_AHEAD:
+                return False
+        else:
+            return False
+        v = req.get("proxy")
+        if v is None:
+            r.proxy = False
+        elif type(v) is bool:
+            r.proxy = v is True
+        else:
+            return False
+        v = req.get("consent")
+        r.limit_consent = False
+        if v is not None:
+            if type(v) is not dict:
+                return False
+            v = (<dict>v).get("limit_info")
+            if v is not None and type(v) is not bool:
+                return False
+            r.limit_consent = v is True
+        if r.presented == MYNA_CARD:
+            v = req.get("certificate_serial")
+            if type(v) is not str:
+                return False
+            s = PyUnicode_AsUTF8AndSize(v, &n)
+            if n < 1 or n > 32:
+                return False
+            for i in range(n):
+                if b'0' <= s[i] <= b'9' or b'A' <= s[i] <= b'F':
+                    r.serial[i] = s[i]
+                elif b'a' <= s[i] <= b'f':
+                    r.serial[i] = s[i] - 32
+                else:
+                    return False
+            r.serial_len = n
+            v = req.get("auth_method")
+            if type(v) is not str:
+                return False
+            v = AUTH_METHODS.get(v)
+            if v is None:
+                return False
+            r.auth_method = v
+            return True
+        r.identity_verified = False
+        if r.presented == INFO_NOTICE:
+            v = req.get("identity_verified")
+            if v is not None:
+                if type(v) is not bool:
+                    return False
+                r.identity_verified = v is True
+        v = req.get("insurer_number")
+        if type(v) is not str:
+            return False
+        s = PyUnicode_AsUTF8AndSize(v, &n)
+        if n != 6 and n != 8:
+            return False
+        for i in range(n):
+            if not (b'0' <= s[i] <= b'9'):
+                return False
+        if n == 8 and s[0] == b'0' and s[1] == b'0':
+            v = v[2:]
+            s += 2
+            n = 6
+        if not check_digit_ok(s, n):
+            return False
+        v = self.insurer_index.get(v)
+        r.insurer = -1 if v is None else v
+        v = req.get("symbol")
+        if v is None:
+            r.symbol = b""
+            r.symbol_len = 0
+        elif type(v) is str:
+            r.symbol = PyUnicode_AsUTF8AndSize(v, &r.symbol_len)
+            if r.symbol_len > 20 or not plain_ascii(r.symbol, r.symbol_len):
+                return False
+        else:
+            return False
+        v = req.get("number")
+        if type(v) is not str:
+            return False
+        r.number = PyUnicode_AsUTF8AndSize(v, &r.number_len)
+        if r.number_len < 1 or r.number_len > 20 or not plain_ascii(r.number, r.number_len):
+            return False
+        v = req.get("branch")
+        if v is None:
+            r.branch = -1
+        elif type(v) is str:
+            s = PyUnicode_AsUTF8AndSize(v, &n)
+            if n == 0:
+                r.branch = -1
+            elif n == 2 and b'0' <= s[0] <= b'9' and b'0' <= s[1] <= b'9':
+                r.branch = (s[0] - 48) * 10 + (s[1] - 48)
+            else:
+                return False
+        else:
+            return False
+        v = req.get("birthdate")
+        if type(v) is not str:
+            return False
+        s = PyUnicode_AsUTF8AndSize(v, &n)
+        r.birthdate = parse_day_ascii(s, n)
+        return r.birthdate >= 0
+
+    cdef object _parse(self, object req, int today, int default_day, Req* r, list errors):
+        """Fill `r`; return the object that keeps its strings alive, or None on errors."""
+        cdef Py_ssize_t n, i
+        if type(req) is dict and self._parse_fast(<dict>req, today, default_day, r):
+            return req
+        p = parse_item(req, today, default_day, errors)
+        if p is None:
+            return None
+        r.presented = p.presented
+        r.day = p.day
+        r.proxy = p.proxy
+        r.limit_consent = p.limit_consent
+        r.auth_method = p.auth_method
+        r.identity_verified = p.identity_verified
+        r.branch = p.branch
+        r.birthdate = p.birthdate
+        if p.presented == MYNA_CARD:
+            serial = p.serial.encode("ascii")
+            n = len(serial)
+            for i in range(n):
+                r.serial[i] = (<bytes>serial)[i]
+            r.serial_len = n
+        else:
+            v = self.insurer_index.get(p.insurer_number)
+            r.insurer = -1 if v is None else v
+            r.symbol = PyUnicode_AsUTF8AndSize(p.symbol, &r.symbol_len)
+            r.number = PyUnicode_AsUTF8AndSize(p.number, &r.number_len)
+        return p
+
+    # ------------------------------------------------------------ lookups
+
+    cdef int _find_group(self, const Req* r):
+        cdef uint64_t h = key_hash_c(r.insurer, r.symbol, r.symbol_len, r.number, r.number_len)
+        cdef Py_ssize_t mask = self.key_slots.shape[0] - 1
+        cdef Py_ssize_t i = h & mask
+        cdef int g, q
+        while True:
+            g = self.key_slots[i]
+            if g == -1:
+                return -1
+            if self.key_slot_hash[i] == h:
+                q = self.key_members[self.key_group[g]]
+                if (self.q_insurer[q] == r.insurer
+                        and self.q_symbol[2 * q + 1] == r.symbol_len
+                        and self.q_number[2 * q + 1] == r.number_len
+                        and memcmp(self.arena + self.q_symbol[2 * q], r.symbol, r.symbol_len) == 0
+                        and memcmp(self.arena + self.q_number[2 * q], r.number, r.number_len) == 0):
+                    return g
+            i = (i + 1) & mask
+
+    cdef int _find_certificate(self, const Req* r):
+        cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325,
+                                <const unsigned char*>r.serial, r.serial_len)
+        cdef Py_ssize_t mask = self.cert_slots.shape[0] - 1
+        cdef Py_ssize_t i = h & mask
+        cdef int c
+        while True:
+            c = self.cert_slots[i]
+            if c == -1:
+                return -1
+            if (self.cert_slot_hash[i] == h and self.c_serial[2 * c + 1] == r.serial_len
+                    and memcmp(self.arena + self.c_serial[2 * c], r.serial, r.serial_len) == 0):
+                return c
+            i = (i + 1) & mask
+
+    cdef bint _in_force(self, int q, int day):
+        return self.q_acquired[q] <= day < self.q_lost[q]
+
+    cdef bint _registered(self, int p, int day):
+        return self.p_reg_from[p] <= day <= self.p_reg_last[p]
+
+    # ---------------------------------------------------------- decisions
+
+    cdef Decision _card_path(self, const Req* r):
+        cdef Decision out
+        cdef int day = r.day, c, p, q
+        out.qual = -1
+        out.warnings = 0
+        if r.proxy:
+            out.code = PROXY_NOT_ALLOWED
+            return out
+        c = self._find_certificate(r)
+        if c < 0:
+            out.code = CERTIFICATE_UNKNOWN
+            return out
+        if day < self.c_issued[c] or self.c_revoked[c] <= day or day > self.c_grace_end[c]:
+            out.code = CERTIFICATE_INVALID
+            return out
+        if day > self.c_expires[c]:
+            out.warnings |= W_GRACE
+        if self.c_face_only[c] and r.auth_method == AUTH_PIN:
+            out.code = FACE_AUTH_REQUIRED
+            return out
+        p = self.c_person[c]
+        if not self._registered(p, day):
+            out.code = NOT_REGISTERED
+            return out
+        # Rows are sorted by (acquired_on, id): scanning backwards meets the latest first.
+        out.code = NO_VALID_QUALIFICATION
+        for q in range(self.p_qual[p + 1] - 1, self.p_qual[p] - 1, -1):
+            if self._in_force(q, day):
+                if out.code == VALID:
+                    out.code = VALID_MULTIPLE
+                    return out
+                if out.code == NO_VALID_QUALIFICATION:
+                    out.code = VALID
+                    out.qual = q
+        if out.code == NO_VALID_QUALIFICATION:
+            for q in range(self.p_qual[p + 1] - 1, self.p_qual[p] - 1, -1):
+                if self.q_acquired[q] <= day:
+                    out.qual = q
+                    break
+        return out
+
+    cdef Decision _number_path(self, const Req* r):
+        cdef Decision out
+        cdef int day = r.day, g, k, q, p = -1, chosen_in_force = -1, chosen_started = -1
+        cdef int earliest = -1, o, best_end = -1
+        cdef bint issued = False
+        out.qual = -1
+        out.warnings = 0
+        if r.presented == INFO_NOTICE:
+            if r.proxy:
+                out.code = PROXY_NOT_ALLOWED
+                return out
+            if not r.identity_verified:
+                out.code = INFO_NOTICE_ALONE
+                return out
+        out.code = NOT_FOUND
+        if r.insurer < 0:
+            return out
+        g = self._find_group(r)
+        if g < 0:
+            return out
+        for k in range(self.key_group[g], self.key_group[g + 1]):
+            q = self.key_members[k]
+            if self.p_birth[self.q_person[q]] != r.birthdate:
+                continue
+            if r.branch >= 0 and self.q_branch[q] != r.branch:
+                continue
+            if p == -1:
+                p = self.q_person[q]
+            elif p != self.q_person[q]:
+                out.code = AMBIGUOUS
+                return out
+            # Within one person, a higher row number is a later (acquired_on, id).
+            if self._in_force(q, day) and q > chosen_in_force:
+                chosen_in_force = q
+            if self.q_acquired[q] <= day and q > chosen_started:
+                chosen_started = q
+            if earliest == -1 or q < earliest:
+                earliest = q
+        if p == -1:
+            return out
+        q = chosen_in_force if chosen_in_force >= 0 else (
+            chosen_started if chosen_started >= 0 else earliest)
+        out.qual = q
+        if day < self.q_acquired[q]:
+            out.code = NOT_YET_EFFECTIVE
+            return out
+        if day >= self.q_lost[q]:
+            out.code = LOST
+            for o in range(self.p_qual[p], self.p_qual[p + 1]):
+                if o != q and self._in_force(o, day):
+                    out.code = SUPERSEDED
+                    break
+            return out
+        if r.presented == INFO_NOTICE:
+            if not self._registered(p, day):
+                out.code = NOT_REGISTERED
+                out.qual = -1
+                return out
+        elif r.presented != UNSPECIFIED:
+            for k in range(self.q_doc[q], self.q_doc[q + 1]):
+                if self.d_kind[k] == r.presented and self.d_issued[k] <= day:
+                    issued = True
+                    if day <= self.d_last[k] and self.d_last[k] > best_end:
+                        best_end = self.d_last[k]
+            if not issued:
+                out.code = DOCUMENT_NOT_ISSUED
+                return out
+            if best_end < 0:
+                out.code = DOCUMENT_EXPIRED
+                return out
+            if best_end - day <= EXPIRES_SOON_DAYS:
+                out.warnings |= W_SOON
+        out.code = VALID
+        return out
+
+    # ------------------------------------------------------------ answers
+
+    cdef object _text(self, const int32_t[::1] pairs, Py_ssize_t i):
+        return PyUnicode_DecodeUTF8(<const char*>self.arena + pairs[2 * i], pairs[2 * i + 1], NULL)
+
+    cdef dict _person(self, int p):
+        return {
+            "name": self._text(self.p_name, p),
+            "name_kana": self._text(self.p_kana, p) if self.p_kana[2 * p + 1] >= 0 else None,
+            "sex": self.p_sex[p],
+            "birthdate": format_day(self.p_birth[p]),
+        }
+
+    cdef dict _qualification(self, int q, int day, bint limit_consent):
+        cdef int p = self.q_person[q], ins = self.q_insurer[q], branch = self.q_branch[q]
+        cdef int income = self.q_income[q], copay, limit
+        cdef bint late = self.insurer_late[ins]
+        cdef bint elderly = not late and day >= self.p_elderly_from[p]
+        cdef bint preschool = day <= self.p_preschool_last[p]
+        if late:
+            copay = 10 + 10 * income
+        elif elderly:
+            copay = 30 if income == INCOME_HIGH else 20
+        elif preschool:
+            copay = 20
+        else:
+            copay = 30
+        answer = {
+            "qualification_id": self.q_id[q],
+            "insurer_number": self.insurer_numbers[ins],
+            "insurer_name": self.insurer_names[ins],
+            "symbol": self._text(self.q_symbol, q),
+            "number": self._text(self.q_number, q),
+            "branch": None if branch < 0 else f"{branch:02d}",
+            "relationship": self.q_relationship[q],
+            "acquired_on": format_day(self.q_acquired[q]),
+            "lost_on": None if self.q_lost[q] == NO_END else format_day(self.q_lost[q]),
+            "copay_percent": copay,
+            "preschool": preschool,
+            "elderly_recipient": elderly,
+            "late_elderly": late,
+        }
+        if limit_consent:
+            limit = self.q_limit[q]
+            answer["limit_category"] = None if limit < 0 else self.limit_names[limit]
+        return answer
+
+    cdef list _alternatives(self, int p, int first, int day, bint limit_consent):
+        """The person's other qualifications in force on `day`, latest first."""
+        cdef list out = []
+        cdef int q
+        for q in range(first - 1, self.p_qual[p] - 1, -1):
+            if self._in_force(q, day):
+                out.append(self._qualification(q, day, limit_consent))
+        return out
+
+    cdef dict _result(self, const Req* r, str checked_at, bint stale):
+        cdef Decision dec
+        if r.presented == MYNA_CARD:
+            dec = self._card_path(r)
+        else:
+            dec = self._number_path(r)
+        self.counts[dec.code] += 1
+        cdef list warnings = []
+        if dec.warnings & W_GRACE:
+            warnings.append("CERTIFICATE_GRACE_PERIOD")
+        if dec.warnings & W_SOON:
+            warnings.append("DOCUMENT_EXPIRES_SOON")
+        if stale:
+            warnings.append("SNAPSHOT_STALE")
+        person = qualification = None
+        cdef list alternatives = []
+        if CODE_DISCLOSES[dec.code] and dec.qual >= 0:
+            person = self._person(self.q_person[dec.qual])
+            qualification = self._qualification(dec.qual, r.day, r.limit_consent)
+            if dec.code == VALID_MULTIPLE:
+                alternatives = self._alternatives(self.q_person[dec.qual], dec.qual, r.day,
+                                                  r.limit_consent)
+        return {
+            "checked_at": checked_at,
+            "confirmation_date": format_day(r.day),
+            "eligible": CODE_ELIGIBLE[dec.code],
+            "code": CODE_NAMES[dec.code],
+            "validity": CODE_VALIDITY[dec.code],
+            "message": CODE_MESSAGES[dec.code],
+            "warnings": warnings,
+            "person": person,
+            "qualification": qualification,
+            "alternatives": alternatives,
+        }
+
+    # ------------------------------------------------------- entry points
+
+    def confirm(self, bytes body, str institution, int today, str request_id, str checked_at,
+                dict snapshot, bint stale=False):
+        """Answer POST /v1/confirmations from the raw body: (HTTP status, answer)."""
+        cdef Req r
+        try:
+            req = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return 400, MALFORMED_JSON
+        if type(req) is not dict:
+            return 400, MALFORMED_JSON
+        cdef list errors = []
+        code = (<dict>req).get("institution_code")
+        check_institution_code(code, errors)
+        if errors:  # still collect every other field's error for the 422
+            parse_item(req, today, today, errors)
+            return 422, validation_error(errors)
+        keep = self._parse(req, today, today, &r, errors)  # owns r's strings
+        if keep is None:
+            return 422, validation_error(errors)
+        if code != institution:
+            return 403, INSTITUTION_MISMATCH
+        answer = {"request_id": request_id}
+        answer.update(self._result(&r, checked_at, stale))
+        answer["snapshot"] = snapshot
+        return 200, answer
+
+    def confirm_batch(self, bytes body, str institution, int today, str request_id,
+                      str checked_at, dict snapshot, bint stale=False):
+        """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer)."""
+        cdef Req r
+        try:
+            req = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return 400, MALFORMED_JSON
+        if type(req) is not dict:
+            return 400, MALFORMED_JSON
+        items = (<dict>req).get("items")
+        if type(items) is list and len(<list>items) > MAX_BATCH_ITEMS:
+            return 413, TOO_MANY_ITEMS
+        cdef list errors = []
+        cdef int default_day = check_batch(req, today, errors)
+        if errors:
+            return 422, validation_error(errors)
+        if req["institution_code"] != institution:
+            return 403, INSTITUTION_MISMATCH
+        cdef list results = []
+        cdef list item_errors
+        for item in <list>items:
+            item_errors = []
+            keep = self._parse(item, today, default_day, &r, item_errors)
+            if keep is None:
+                results.append(validation_error(item_errors))
+            else:
+                results.append(self._result(&r, checked_at, stale))
+        return 200, {"request_id": request_id, "checked_at": checked_at,
+                     "results": results, "snapshot": snapshot}
