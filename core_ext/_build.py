@@ -142,7 +142,8 @@ class SnapshotData:
     limit_names: list[str]
     d_kind: array
     d_issued: array
-    d_last: array
+    d_until: array  # last valid day (for a legacy card, capped by the insurer cut-off)
+    d_void: array  # first day no longer valid (void_from)
     key_members: array
     key_group: array
     key_slots: array
@@ -264,17 +265,14 @@ def build_snapshot(
         tables.documents, key=lambda d: (qual_index[d.qualification_id], d.issued_on, d.document_id)
     )
     q_doc = array("i", [0]) * (len(quals) + 1)
-    d_last = array("i")
+    d_until = array("i")
     for d in docs:
         j = qual_index[d.qualification_id]
         q_doc[j + 1] += 1
-        last = NO_END if d.valid_until is None else d.valid_until
+        until = NO_END if d.valid_until is None else d.valid_until
         if d.kind == LEGACY_CARD:  # the insurer's cut-off also ends a legacy card
-            ins = insurer_index[quals[j].insurer_number]
-            last = min(last, cutoff[ins])
-        if d.void_from is not None:
-            last = min(last, d.void_from - 1)
-        d_last.append(last)
+            until = min(until, cutoff[insurer_index[quals[j].insurer_number]])
+        d_until.append(until)
     for j in range(len(quals)):
         q_doc[j + 1] += q_doc[j]
 
@@ -327,7 +325,8 @@ def build_snapshot(
         limit_names=limit_names,
         d_kind=array("b", (d.kind for d in docs)),
         d_issued=array("i", (d.issued_on for d in docs)),
-        d_last=d_last,
+        d_until=d_until,
+        d_void=array("i", (NO_END if d.void_from is None else d.void_from for d in docs)),
         key_members=key_members,
         key_group=key_group,
         key_slots=key_slots,

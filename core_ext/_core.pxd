@@ -60,7 +60,8 @@ cdef class Core:
     cdef const int32_t[::1] q_doc
     cdef const int8_t[::1] d_kind
     cdef const int32_t[::1] d_issued
-    cdef const int32_t[::1] d_last
+    cdef const int32_t[::1] d_until
+    cdef const int32_t[::1] d_void
     cdef const int32_t[::1] key_members
     cdef const int32_t[::1] key_group
     cdef const int32_t[::1] key_slots

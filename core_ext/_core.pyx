@@ -217,7 +217,8 @@ cdef class Core:
         self.q_doc = data.q_doc
         self.d_kind = data.d_kind
         self.d_issued = data.d_issued
-        self.d_last = data.d_last
+        self.d_until = data.d_until
+        self.d_void = data.d_void
         self.key_members = data.key_members
         self.key_group = data.key_group
         self.key_slots = data.key_slots
@@ -538,8 +539,8 @@ cdef class Core:
             for k in range(self.q_doc[q], self.q_doc[q + 1]):
                 if self.d_kind[k] == r.presented and self.d_issued[k] <= day:
                     issued = True
-                    if day <= self.d_last[k] and self.d_last[k] > best_end:
-                        best_end = self.d_last[k]
+                    if day <= self.d_until[k] and day < self.d_void[k] and self.d_until[k] > best_end:
+                        best_end = self.d_until[k]
             if not issued:
                 out.code = DOCUMENT_NOT_ISSUED
                 return out

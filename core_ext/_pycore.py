@@ -170,7 +170,7 @@ class Core:
             issued = [k for k in docs if d.d_kind[k] == r.presented and d.d_issued[k] <= day]
             if not issued:
                 return DOCUMENT_NOT_ISSUED, q, []
-            valid_ends = [d.d_last[k] for k in issued if day <= d.d_last[k]]
+            valid_ends = [d.d_until[k] for k in issued if day <= d.d_until[k] and day < d.d_void[k]]
             if not valid_ends:
                 return DOCUMENT_EXPIRED, q, []
             if max(valid_ends) - day <= EXPIRES_SOON_DAYS:

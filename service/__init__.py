@@ -1,0 +1,1 @@
+"""Onshi: online eligibility verification for Japanese health insurance."""

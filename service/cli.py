@@ -1,0 +1,116 @@
+"""The `onshi` command line (CONTRACT.md §1)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+
+import orjson
+from pydantic import ValidationError
+
+from service.dataset import DataSetError
+from service.settings import Settings
+
+LATER = {
+    "migrate": "PostgreSQL support",
+    "import": "PostgreSQL support",
+    "synth": "the nationwide synthetic population",
+    "snapshot": "snapshot files",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onshi", description="Onshi eligibility service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve confirmations over HTTP")
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--data", metavar="DIR", help="serve the CSV data set in DIR (read-only)")
+    source.add_argument("--demo", action="store_true", help="serve a generated demo population")
+    source.add_argument("--database-url", metavar="URL", help="serve from PostgreSQL")
+    source.add_argument("--snapshot", metavar="FILE", help="serve a snapshot file")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1, env ONSHI_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default 8000, env ONSHI_PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    for name, what in LATER.items():
+        later = commands.add_parser(name, help=f"(arrives with {what})")
+        later.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {key: value for key, value in (
+        ("data", args.data), ("database_url", args.database_url), ("host", args.host),
+        ("port", args.port), ("workers", args.workers)) if value is not None}
+    if args.demo:
+        overrides["demo"] = True
+    if args.data or args.demo:  # an explicit source on the command line wins over the environment
+        overrides.setdefault("database_url", None)
+    return Settings(**overrides)
+
+
+def _print_demo_banner(settings: Settings) -> None:
+    from service.demo import DEMO_API_KEY, sample_request
+
+    body = orjson.dumps(sample_request()).decode()
+    url = f"http://{settings.host}:{settings.port}/v1/confirmations"
+    print(f"Demo API key (institution 1310000019): {DEMO_API_KEY}", flush=True)
+    print("Try:\n  curl -s " + " ".join(shlex.quote(part) for part in (
+        "-X", "POST", url, "-H", f"Authorization: Bearer {DEMO_API_KEY}",
+        "-H", "Content-Type: application/json", "-d", body)), flush=True)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Validate the data, then run uvicorn; invalid data exits non-zero with nothing served."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.loading import load_dataset
+    from service.state import generation_from
+
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        print(f"onshi: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    if args.snapshot or (settings.database_url and not (settings.data or settings.demo)):
+        print("onshi: serving from PostgreSQL or a snapshot file is not available yet", file=sys.stderr)
+        return 2
+    if not (settings.data or settings.demo):
+        print("onshi: nothing to serve: give --data DIR or --demo", file=sys.stderr)
+        return 2
+    try:
+        dataset = load_dataset(settings)
+    except DataSetError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"onshi: {len(exc.problems)} problem(s); nothing served", file=sys.stderr)
+        return 1
+    if settings.demo:
+        _print_demo_banner(settings)
+    common = {"host": settings.host, "port": settings.port, "loop": "uvloop", "http": "httptools",
+              "access_log": False, "log_level": "info", "lifespan": "on"}
+    if settings.workers <= 1:
+        uvicorn.run(create_app(settings, generation_from(dataset)), **common)  # type: ignore[arg-type]
+        return 0
+    del dataset  # each worker loads its own copy (shared snapshot files arrive later)
+    os.environ.update({"ONSHI_DATA": settings.data or "", "ONSHI_DEMO": "true" if settings.demo else "false"})
+    if not settings.data:
+        os.environ.pop("ONSHI_DATA")
+    uvicorn.run("service.app:app_factory", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `onshi` command."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    print(f"onshi {args.command}: not available yet (arrives with {LATER[args.command]})", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The thin ASGI layer that answers confirmations before FastAPI's router sees them.
+
+Everything else (ops, metrics, docs) goes to the FastAPI app behind it.  Checks run
+in the order CONTRACT.md §2 fixes: 401, 413, 415, then the core's 400, 422, 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from service.clock import tokyo_now
+from service.metrics import RequestMetrics
+from service.state import ServiceState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SINGLE_PATH = "/v1/confirmations"
+BATCH_PATH = "/v1/confirmations/batch"
+SINGLE_LIMIT = 64 * 1024
+BATCH_LIMIT = 8 * 1024 * 1024
+REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+# Routes measured under their own name; anything else is "other" (bounded label set).
+KNOWN_PATHS = frozenset(
+    {"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"}
+)
+
+log = logging.getLogger("onshi.hotpath")
+
+
+def _error(code: str, message: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+UNAUTHENTICATED = _error("UNAUTHENTICATED", "APIキーがないか、登録されていません。")
+TOO_LARGE = _error("PAYLOAD_TOO_LARGE", "リクエスト本文が大きすぎます（単件は64KiB、一括は8MiBまで）。")
+UNSUPPORTED_MEDIA = _error("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。")
+NOT_READY = _error("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
+INTERNAL = _error("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    if content_type is None:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json"
+
+
+class HotPath:
+    """ASGI app: confirmations here, everything else to `app`."""
+
+    def __init__(self, app: ASGIApp, state: ServiceState, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.state = state
+        self.metrics = metrics
+        self._ids = itertools.count(1)
+        self._id_prefix = os.urandom(6).hex()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            if path == SINGLE_PATH:
+                return await self._confirm(scope, receive, send, False)
+            if path == BATCH_PATH:
+                return await self._confirm(scope, receive, send, True)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        await self._measured(scope, receive, send)
+
+    async def _measured(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Delegate to FastAPI, counting the answer under its route."""
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            endpoint = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+            self.metrics.observe(endpoint, status, time.perf_counter() - started)
+
+    async def _confirm(self, scope: Scope, receive: Receive, send: Send, batch: bool) -> None:
+        started = time.perf_counter()
+        auth = content_type = request_id = length = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"x-request-id":
+                request_id = value
+            elif name == b"content-length":
+                length = value
+        if request_id is not None and REQUEST_ID.fullmatch(request_id):
+            rid = request_id.decode()
+        else:
+            rid = f"{self._id_prefix}-{next(self._ids):x}"
+        status, body = await self._answer(receive, batch, auth, content_type, length, rid)
+        await send({
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", rid.encode()),
+                *((b"www-authenticate", b"Bearer"),) * (status == 401),
+            ],
+        })
+        await send({"type": "http.response.body", "body": body})
+        self.metrics.observe(BATCH_PATH if batch else SINGLE_PATH, status, time.perf_counter() - started)
+
+    async def _answer(self, receive: Receive, batch: bool, auth: bytes | None,
+                      content_type: bytes | None, length: bytes | None, rid: str) -> tuple[int, bytes]:
+        gen = self.state.current
+        if gen is None:  # no keys to check yet either: nothing can be answered
+            return 503, NOT_READY
+        institution = None
+        if auth is not None and auth[:7].lower() == b"bearer ":
+            institution = gen.institutions.get(hashlib.sha256(auth[7:].strip()).hexdigest())
+        if institution is None:
+            return 401, UNAUTHENTICATED
+        limit = BATCH_LIMIT if batch else SINGLE_LIMIT
+        if length is not None and length.isdigit() and int(length) > limit:
+            return 413, TOO_LARGE
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return 400, b""  # client went away; nothing will read this
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return 413, TOO_LARGE
+            if not message.get("more_body", False):
+                break
+        if not _is_json(content_type):
+            return 415, UNSUPPORTED_MEDIA
+        today, checked_at = tokyo_now()
+        try:
+            if batch:
+                status, answer = gen.core.confirm_batch(body, institution, today, rid, checked_at, gen.info)
+            else:
+                status, answer = gen.core.confirm(body, institution, today, rid, checked_at, gen.info)
+            return status, orjson.dumps(answer)
+        except Exception:  # a bug must still get an answer, never a dropped connection
+            log.exception("confirmation failed (request_id=%s)", rid)
+            return 500, INTERNAL

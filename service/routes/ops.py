@@ -1,0 +1,37 @@
+"""Operations endpoints: liveness, readiness, snapshot facts, Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/v1/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is running."""
+    return {"status": "ok"}
+
+
+@router.get("/v1/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """200 once the data is loaded, else 503."""
+    if request.app.state.onshi.ready:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "loading"}, status_code=503)
+
+
+@router.get("/v1/snapshot")
+async def snapshot(request: Request) -> dict[str, Any]:
+    """Version, source, size and freshness of the data being served."""
+    return request.app.state.onshi.describe()  # type: ignore[no-any-return]
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

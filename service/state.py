@@ -1,0 +1,70 @@
+"""What a running server answers from: one snapshot generation and its institutions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import core_ext
+from service.dataset import DataSet
+
+
+@dataclass
+class Generation:
+    """An immutable snapshot with its core; swapped in whole by one assignment."""
+
+    core: Any
+    institutions: dict[str, str]  # sha256(api key) hex -> institution code
+    version: str
+    persons: int
+    qualifications: int
+    loaded_at: float
+    applied_change_seq: int = 0
+    info: dict[str, Any] = field(default_factory=dict)  # the `snapshot` object of answers
+
+    def __post_init__(self) -> None:
+        self.info = {"version": self.version, "applied_change_seq": self.applied_change_seq}
+
+
+def generation_from(dataset: DataSet) -> Generation:
+    """Build the snapshot and core of a validated data set."""
+    data = core_ext.snapshot(dataset.tables)
+    return Generation(
+        core=core_ext.Core(data),
+        institutions=dict(dataset.institutions),
+        version=data.version,
+        persons=data.persons,
+        qualifications=data.qualifications,
+        loaded_at=time.time(),
+    )
+
+
+class ServiceState:
+    """The current generation (None while loading) and where it came from."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.current: Generation | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    def describe(self) -> dict[str, Any]:
+        """The body of GET /v1/snapshot."""
+        gen = self.current
+        if gen is None:
+            return {"version": None, "source": self.source, "loaded_at": None, "persons": 0,
+                    "qualifications": 0, "applied_change_seq": 0, "lag_seconds": None}
+        return {
+            "version": gen.version,
+            "source": self.source,
+            "loaded_at": datetime.fromtimestamp(gen.loaded_at, UTC).isoformat(),
+            "persons": gen.persons,
+            "qualifications": gen.qualifications,
+            "applied_change_seq": gen.applied_change_seq,
+            # A file or demo source has no upstream to lag behind.
+            "lag_seconds": 0.0,
+        }
