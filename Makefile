@@ -1,0 +1,36 @@
+# One task runner for Onshi. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+EXT    := core_ext/_core$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+
+.PHONY: help install run test lint bench
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(EXT): $(STAMP) core_ext/_core.pyx core_ext/_core.pxd
+	$(BIN)/python setup.py --quiet build_ext --inplace
+
+install: $(STAMP) $(EXT) ## create .venv, install Onshi and its tools, build the Cython core
+
+run: install ## serve the demo population on 127.0.0.1:8000
+	$(BIN)/onshi serve --demo
+
+test: install ## run every test (both cores, the HTTP service, the public examples)
+	$(BIN)/pytest
+
+lint: install ## ruff (lint and format) and mypy
+	$(BIN)/ruff check service core_ext tests bench loadtest
+	$(BIN)/ruff format --check service core_ext tests bench loadtest
+	$(BIN)/mypy
+
+bench: install ## the hot path against the raw-ASGI floor with wrk (needs wrk)
+	$(BIN)/python bench/floor.py

@@ -1,0 +1,495 @@
+"""RULES.md §3 and §4, rule by rule and boundary by boundary, against both cores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import core_ext
+from core_ext import _codes
+from tests.population import KENPO, KOKUHO, KOUKI, KUMIAI, Population, ask, by_number, card
+
+
+@pytest.fixture
+def world() -> Population:
+    """A small population that exercises every rule (see each test for its member)."""
+    w = Population()
+    # 1: registered, valid certificate, one qualification with a legacy card.
+    w.person(1, "1970-01-20")
+    w.qual(11, 1, "2010-04-01", limit="A04")
+    w.doc(101, 11, "legacy_card", "2021-04-01")
+    w.cert("AB01", 1, "2020-01-20", "2025-01-15")
+    w.reg(1, "2021-10-20", dereg="2025-06-10")
+    # 2: job change on 2025-01-01 with a 2-day overlap, certificate revoked later.
+    w.person(2, "1990-05-05")
+    w.qual(21, 2, "2016-04-01", "2025-01-03", insurer=KUMIAI, symbol="9", number="40")
+    w.qual(22, 2, "2025-01-01", insurer=KENPO, symbol="33", number="8")
+    w.cert("AB02", 2, "2022-01-01", "2030-01-01", revoked="2025-09-01", face_only=True)
+    w.reg(2, "2022-03-03")
+    # 3: not registered, 資格確認書 voided by a change, a second one.
+    w.person(3, "1966-06-06", sex=2)
+    w.qual(31, 3, "2000-04-01", income="high", symbol="77", number="1")
+    w.doc(301, 31, "eligibility_certificate", "2025-01-10", "2025-12-31", void_from="2025-06-01")
+    w.doc(302, 31, "eligibility_certificate", "2025-06-01", "2026-05-31")
+    w.cert("AB03", 3, "2024-01-01", "2029-01-01")
+    # 4: 国保 member who turns 75 on 2025-05-05 and moves to 後期高齢者.
+    w.person(4, "1950-05-05")
+    w.qual(41, 4, "2010-04-01", "2025-05-05", insurer=KOKUHO, symbol="北浜", number="777")
+    w.qual(42, 4, "2025-05-05", insurer=KOUKI, symbol="", number="50505050", branch="", income="middle")
+    w.doc(401, 41, "legacy_card", "2020-04-01")
+    w.doc(402, 42, "eligibility_certificate", "2025-05-05", "2026-07-31")
+    # 5, 6: twins under one key, branches 01 and 02; 7 their parent (branch 00).
+    w.person(7, "1980-08-08")
+    w.qual(71, 7, "2005-04-01", symbol="7-20", number="55")
+    for pid, branch in ((5, "01"), (6, "02")):
+        w.person(pid, "2015-07-07", sex=2)
+        w.qual(pid * 10 + 1, pid, "2015-07-07", symbol="7-20", number="55", branch=branch, relationship=2)
+    # 8: left and re-joined under the same key.
+    w.person(8, "1985-02-02")
+    w.qual(81, 8, "2015-04-01", "2020-04-01", symbol="88", number="8")
+    w.qual(82, 8, "2021-04-01", symbol="88", number="8")
+    # 9: born on 29 February; 10: born 1 April / 2 April (school-year boundary).
+    w.person(9, "1956-02-29")
+    w.qual(91, 9, "2000-01-01", symbol="29", number="2")
+    w.person(10, "2019-04-01")
+    w.qual(101, 10, "2019-04-01", symbol="41", number="1")
+    w.person(11, "2019-04-02")
+    w.qual(111, 11, "2019-04-02", symbol="41", number="2")
+    # 12: two insurers in force at once, registered, certificate valid.
+    w.person(12, "1988-03-03")
+    w.qual(121, 12, "2018-04-01", symbol="12", number="1")
+    w.qual(122, 12, "2025-03-01", insurer=KUMIAI, symbol="12", number="2")
+    w.qual(123, 12, "2025-03-01", insurer=KOKUHO, symbol="12", number="3")
+    w.cert("AB0C", 12, "2022-01-01", "2031-01-01")
+    w.reg(12, "2022-01-01")
+    # 13: a branch recorded without one; 14: recorded with no documents at all.
+    w.person(13, "1975-01-01")
+    w.qual(131, 13, "2010-01-01", symbol="13", number="1", branch="")
+    # 15: lost with nothing newer, registered, certificate valid.
+    w.person(15, "1958-10-10")
+    w.qual(151, 15, "2000-04-01", "2025-02-01", symbol="15", number="5")
+    w.cert("AB0F", 15, "2020-01-01", "2030-01-01")
+    w.reg(15, "2021-05-05")
+    return w
+
+
+@pytest.fixture
+def core(world: Population, impl: str) -> Any:
+    return world.cores()[impl]
+
+
+def code(core: Any, request: dict[str, Any]) -> str:
+    answer = ask(core, request)
+    assert answer["status"] == 200, answer
+    return str(answer["code"])
+
+
+# ----------------------------------------------------------- §3 attributes
+
+
+@pytest.mark.parametrize(("on", "preschool", "copay"), [
+    ("2025-03-31", True, 20),  # born 2019-04-01: attains 6 on 2025-03-31
+    ("2025-04-01", False, 30),
+])
+def test_preschool_ends_on_the_31_march_after_attaining_6(core: Any, on: str, preschool: bool,
+                                                          copay: int) -> None:
+    q = ask(core, by_number(on, "1", "2019-04-01", symbol="41"))["qualification"]
+    assert (q["preschool"], q["copay_percent"]) == (preschool, copay)
+
+
+@pytest.mark.parametrize(("on", "preschool"), [("2026-03-31", True), ("2026-04-01", False)])
+def test_born_2_april_stays_preschool_a_year_longer(core: Any, on: str, preschool: bool) -> None:
+    assert ask(core, by_number(on, "2", "2019-04-02", symbol="41"))["qualification"]["preschool"] is preschool
+
+
+@pytest.mark.parametrize(("on", "elderly", "copay"), [
+    ("2020-04-30", False, 30),  # born 1950-05-05 attains 70 on 2020-05-04
+    ("2020-05-31", False, 30),
+    ("2020-06-01", True, 20),  # the 1st of the month after attaining 70
+    ("2025-05-04", True, 20),
+])
+def test_elderly_recipient_from_the_month_after_attaining_70(core: Any, on: str, elderly: bool,
+                                                             copay: int) -> None:
+    q = ask(core, by_number(on, "777", "1950-05-05", insurer=KOKUHO, symbol="北浜"))["qualification"]
+    assert (q["elderly_recipient"], q["copay_percent"]) == (elderly, copay)
+
+
+def test_attaining_70_on_the_first_of_a_month_counts_from_that_month() -> None:
+    w = Population()
+    w.person(1, "1955-06-01")  # attains 70 on 2025-05-31 -> from 2025-06-01
+    w.qual(1, 1, "2000-01-01")
+    w.person(2, "1955-06-02")  # attains 70 on 2025-06-01 -> from 2025-07-01
+    w.qual(2, 2, "2000-01-01")
+    for core in w.cores().values():
+        assert ask(core, by_number("2025-06-01", "1", "1955-06-01"))["qualification"]["elderly_recipient"]
+        assert not ask(core, by_number("2025-06-30", "2", "1955-06-02"))["qualification"]["elderly_recipient"]
+        assert ask(core, by_number("2025-07-01", "2", "1955-06-02"))["qualification"]["elderly_recipient"]
+
+
+@pytest.mark.parametrize(("on", "elderly"), [("2026-02-28", False), ("2026-03-01", True)])
+def test_29_february_birth_attains_age_on_28_february(core: Any, on: str, elderly: bool) -> None:
+    # Born 1956-02-29: attains 70 on 2026-02-28 (not a leap year) -> from 2026-03-01.
+    q = ask(core, by_number(on, "2", "1956-02-29", symbol="29"))["qualification"]
+    assert q["elderly_recipient"] is elderly
+
+
+def test_late_elderly_copay_by_income_and_no_elderly_flag(core: Any) -> None:
+    q = ask(core, by_number("2025-05-05", "50505050", "1950-05-05", insurer=KOUKI, symbol=""))["qualification"]
+    assert (q["late_elderly"], q["elderly_recipient"], q["copay_percent"]) == (True, False, 20)
+
+
+def test_high_income_pays_30(core: Any) -> None:
+    q = ask(core, by_number("2025-04-01", "1", "1966-06-06", symbol="77"))["qualification"]
+    assert q["copay_percent"] == 30
+
+
+@pytest.mark.parametrize(("late", "elderly", "preschool", "income", "copay"), [
+    (True, False, False, 0, 10), (True, False, False, 1, 20), (True, False, False, 2, 30),
+    (False, True, False, 0, 20), (False, True, False, 1, 20), (False, True, False, 2, 30),
+    (False, False, True, 2, 20), (False, False, False, 0, 30),
+])
+def test_copay_table(late: bool, elderly: bool, preschool: bool, income: int, copay: int) -> None:
+    assert _codes.copay_percent(late, elderly, preschool, income) == copay
+
+
+def test_limit_category_only_with_consent(core: Any) -> None:
+    plain = ask(core, by_number("2025-04-01", "1", "1970-01-20"))["qualification"]
+    consent = ask(core, by_number("2025-04-01", "1", "1970-01-20", consent={"limit_info": True}))
+    none = ask(core, by_number("2025-04-01", "1", "1966-06-06", symbol="77", consent={"limit_info": True}))
+    assert "limit_category" not in plain
+    assert consent["qualification"]["limit_category"] == "A04"
+    assert none["qualification"]["limit_category"] is None
+
+
+# ---------------------------------------------------------- §4.1 card path
+
+
+def test_card_valid_discloses_person_and_qualification(core: Any) -> None:
+    a = ask(core, card("ab01", "2024-06-01"))  # serial compared case-insensitively
+    assert (a["code"], a["eligible"], a["validity"]) == ("VALID", True, 1)
+    assert a["person"] == {"name": "試験 太郎", "name_kana": "シケン タロウ", "sex": 1, "birthdate": "1970-01-20"}
+    assert a["qualification"]["qualification_id"] == 11
+    assert a["qualification"]["branch"] == "00" and a["qualification"]["lost_on"] is None
+
+
+def test_proxy_cannot_use_the_card(core: Any) -> None:
+    a = ask(core, card("AB01", "2024-06-01", proxy=True))
+    assert (a["code"], a["validity"], a["person"], a["qualification"]) == ("PROXY_NOT_ALLOWED", None, None, None)
+
+
+def test_unknown_certificate(core: Any) -> None:
+    assert code(core, card("FFFF", "2024-06-01")) == "CERTIFICATE_UNKNOWN"
+
+
+@pytest.mark.parametrize(("on", "expected", "warnings"), [
+    ("2020-01-19", "CERTIFICATE_INVALID", []),  # before issued_on
+    ("2025-01-15", "VALID", []),  # expires_on is the last valid day
+    ("2025-01-16", "VALID", ["CERTIFICATE_GRACE_PERIOD"]),
+    ("2025-04-30", "VALID", ["CERTIFICATE_GRACE_PERIOD"]),  # end of the 3rd month after expiry
+    ("2025-05-01", "CERTIFICATE_INVALID", []),
+])
+def test_certificate_validity_and_grace(core: Any, on: str, expected: str, warnings: list[str]) -> None:
+    a = ask(core, card("AB01", on))
+    assert (a["code"], a["warnings"]) == (expected, warnings)
+
+
+@pytest.mark.parametrize(("on", "expected"), [("2025-08-31", "VALID"), ("2025-09-01", "CERTIFICATE_INVALID")])
+def test_revoked_on_is_the_first_invalid_day(core: Any, on: str, expected: str) -> None:
+    assert code(core, card("AB02", on)) == expected
+
+
+@pytest.mark.parametrize(("auth", "expected"), [("pin", "FACE_AUTH_REQUIRED"), ("face", "VALID"),
+                                                ("visual", "VALID")])
+def test_face_only_card(core: Any, auth: str, expected: str) -> None:
+    assert code(core, card("AB02", "2025-06-01", auth=auth)) == expected
+
+
+def test_grace_warning_survives_a_refusal() -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01")
+    w.cert("AA", 1, "2020-01-01", "2025-01-15", face_only=True)
+    for core in w.cores().values():
+        a = ask(core, card("AA", "2025-02-01", auth="pin"))
+        assert (a["code"], a["warnings"]) == ("FACE_AUTH_REQUIRED", ["CERTIFICATE_GRACE_PERIOD"])
+        a = ask(core, card("AA", "2025-02-01"))
+        assert (a["code"], a["warnings"]) == ("NOT_REGISTERED", ["CERTIFICATE_GRACE_PERIOD"])
+
+
+@pytest.mark.parametrize(("on", "expected"), [
+    ("2021-10-19", "NOT_REGISTERED"),  # before registered_on
+    ("2021-10-20", "VALID"),
+    ("2025-07-31", "VALID"),  # request 2025-06-10: registered through the end of July
+    ("2025-08-01", "NOT_REGISTERED"),
+])
+def test_registration_window(on: str, expected: str) -> None:
+    w = Population()
+    w.person(1, "1970-01-20")
+    w.qual(11, 1, "2010-04-01")
+    w.cert("AB01", 1, "2020-01-20", "2030-01-15")
+    w.reg(1, "2021-10-20", dereg="2025-06-10")
+    for core in w.cores().values():
+        assert code(core, card("AB01", on)) == expected
+
+
+def test_deregistration_in_december_ends_in_january() -> None:
+    w = Population()
+    w.person(1, "1970-01-20")
+    w.qual(11, 1, "2010-04-01")
+    w.cert("AB01", 1, "2020-01-20", "2030-01-15")
+    w.reg(1, "2021-10-20", dereg="2024-12-31")
+    for core in w.cores().values():
+        assert code(core, card("AB01", "2025-01-31")) == "VALID"
+        assert code(core, card("AB01", "2025-02-01")) == "NOT_REGISTERED"
+
+
+def test_registration_survives_a_change_of_insurer(core: Any) -> None:
+    a = ask(core, card("AB02", "2025-01-05", auth="face"))
+    assert (a["code"], a["qualification"]["qualification_id"]) == ("VALID", 22)
+
+
+def test_overlap_gives_valid_multiple_latest_first(core: Any) -> None:
+    a = ask(core, card("AB02", "2025-01-02"))
+    assert (a["code"], a["validity"], a["eligible"]) == ("VALID_MULTIPLE", 5, True)
+    assert a["qualification"]["qualification_id"] == 22
+    assert [q["qualification_id"] for q in a["alternatives"]] == [21]
+
+
+def test_valid_multiple_ties_broken_by_higher_id(core: Any) -> None:
+    a = ask(core, card("AB0C", "2025-03-01", consent={"limit_info": True}))
+    assert a["qualification"]["qualification_id"] == 123
+    assert [q["qualification_id"] for q in a["alternatives"]] == [122, 121]
+    assert all("limit_category" in q for q in a["alternatives"])
+
+
+def test_card_path_without_qualification_in_force(core: Any) -> None:
+    a = ask(core, card("AB0F", "2025-02-01"))
+    assert (a["code"], a["validity"], a["eligible"]) == ("NO_VALID_QUALIFICATION", 2, False)
+    assert a["qualification"]["qualification_id"] == 151
+    assert a["qualification"]["lost_on"] == "2025-02-01"
+
+
+def test_card_path_before_any_qualification_discloses_nothing(core: Any) -> None:
+    a = ask(core, card("AB0F", "2000-01-01"))
+    assert a["code"] == "CERTIFICATE_INVALID"
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2025-01-01")
+    w.cert("AA", 1, "2020-01-01", "2030-01-01")
+    w.reg(1, "2020-01-01")
+    for c in w.cores().values():
+        a = ask(c, card("AA", "2024-12-31"))
+        assert (a["code"], a["qualification"], a["person"]) == ("NO_VALID_QUALIFICATION", None, None)
+
+
+# -------------------------------------------------------- §4.2 number path
+
+
+def test_number_path_valid(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "1", "1970-01-20", branch="00"))
+    assert (a["code"], a["qualification"]["qualification_id"]) == ("VALID", 11)
+    assert a["alternatives"] == []
+
+
+def test_birthdate_mismatch_is_not_found(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "1", "1970-01-21"))
+    assert (a["code"], a["validity"], a["person"], a["qualification"]) == ("NOT_FOUND", 4, None, None)
+
+
+@pytest.mark.parametrize("request_change", [
+    {"insurer_number": KUMIAI}, {"symbol": "1"}, {"number": "01"}, {"branch": "01"},
+])
+def test_any_other_key_is_not_found(core: Any, request_change: dict[str, str]) -> None:
+    assert code(core, {**by_number("2025-04-01", "1", "1970-01-20"), **request_change}) == "NOT_FOUND"
+
+
+def test_unknown_insurer_is_not_found(core: Any) -> None:
+    from tests.population import insurer_number
+
+    assert code(core, by_number("2025-04-01", "1", "1970-01-20", insurer=insurer_number("0199999"))) == "NOT_FOUND"
+
+
+def test_full_width_and_dashes_normalise(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "５５", "2015-07-07", symbol="７‐２０", branch="０１",
+                           insurer="０１２７００１" + KENPO[-1]))
+    assert (a["code"], a["qualification"]["symbol"], a["qualification"]["number"]) == ("VALID", "7-20", "55")
+
+
+def test_twins_without_branch_are_ambiguous(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "55", "2015-07-07", symbol="7-20"))
+    assert (a["code"], a["validity"], a["qualification"]) == ("AMBIGUOUS", 5, None)
+    assert code(core, by_number("2025-04-01", "55", "2015-07-07", symbol="7-20", branch="")) == "AMBIGUOUS"
+
+
+def test_twin_with_branch(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "55", "2015-07-07", symbol="7-20", branch="02"))
+    assert (a["code"], a["qualification"]["qualification_id"], a["qualification"]["relationship"]) == (
+        "VALID", 61, 2)
+
+
+def test_branch_never_matches_a_qualification_without_one(core: Any) -> None:
+    assert code(core, by_number("2025-04-01", "1", "1975-01-01", symbol="13", branch="00")) == "NOT_FOUND"
+    a = ask(core, by_number("2025-04-01", "1", "1975-01-01", symbol="13"))
+    assert (a["code"], a["qualification"]["branch"]) == ("VALID", None)
+
+
+@pytest.mark.parametrize(("on", "expected", "qid"), [
+    ("2015-03-31", "NOT_YET_EFFECTIVE", 81),  # before everything: the earliest
+    ("2015-04-01", "VALID", 81),
+    ("2020-03-31", "VALID", 81),
+    ("2020-04-01", "LOST", 81),  # lost_on is the first day not covered
+    ("2021-03-31", "LOST", 81),
+    ("2021-04-01", "VALID", 82),  # re-joined under the same key
+])
+def test_rejoined_under_the_same_key(core: Any, on: str, expected: str, qid: int) -> None:
+    a = ask(core, by_number(on, "8", "1985-02-02", symbol="88"))
+    assert (a["code"], a["qualification"]["qualification_id"]) == (expected, qid)
+
+
+@pytest.mark.parametrize(("on", "expected", "validity"), [
+    ("2025-05-04", "VALID", 1),
+    ("2025-05-05", "SUPERSEDED", 3),  # the 75th birthday: the 後期 qualification starts
+])
+def test_75th_birthday_supersedes_the_old_number(core: Any, on: str, expected: str, validity: int) -> None:
+    a = ask(core, by_number(on, "777", "1950-05-05", insurer=KOKUHO, symbol="北浜"))
+    assert (a["code"], a["validity"]) == (expected, validity)
+    assert a["qualification"]["qualification_id"] == 41  # the new one is never disclosed here
+    assert a["alternatives"] == []
+
+
+def test_lost_without_anything_newer(core: Any) -> None:
+    a = ask(core, by_number("2025-02-01", "5", "1958-10-10", symbol="15"))
+    assert (a["code"], a["validity"], a["qualification"]["lost_on"]) == ("LOST", 2, "2025-02-01")
+
+
+def test_new_number_before_its_start(core: Any) -> None:
+    a = ask(core, by_number("2024-12-31", "8", "1990-05-05", symbol="33"))
+    assert (a["code"], a["validity"]) == ("NOT_YET_EFFECTIVE", 2)
+
+
+@pytest.mark.parametrize(("on", "expected", "warnings"), [
+    ("2025-10-31", "VALID", []),  # cut-off 2025-12-01 is 31 days away
+    ("2025-11-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),  # 30 days
+    ("2025-12-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),  # the default cut-off is inclusive
+    ("2025-12-02", "DOCUMENT_EXPIRED", []),
+])
+def test_legacy_card_default_cutoff(core: Any, on: str, expected: str, warnings: list[str]) -> None:
+    a = ask(core, by_number(on, "1", "1970-01-20", presented="legacy_card"))
+    assert (a["code"], a["warnings"]) == (expected, warnings)
+
+
+@pytest.mark.parametrize(("on", "expected"), [("2025-05-04", "VALID"), ("2020-03-31", "DOCUMENT_NOT_ISSUED")])
+def test_legacy_card_before_insurer_cutoff_and_before_issue(core: Any, on: str, expected: str) -> None:
+    a = ask(core, by_number(on, "777", "1950-05-05", presented="legacy_card", insurer=KOKUHO, symbol="北浜"))
+    assert a["code"] == expected
+
+
+def test_legacy_card_insurer_cutoff_is_inclusive() -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01", insurer=KOKUHO)
+    w.doc(1, 1, "legacy_card", "2020-01-01")
+    w.person(2, "1970-01-01")
+    w.qual(2, 2, "2000-01-01", insurer=KOKUHO)
+    w.doc(2, 2, "legacy_card", "2020-01-01", valid_until="2025-03-31")
+    for core in w.cores().values():
+        ask_ = lambda on, n: ask(core, by_number(on, n, "1970-01-01", "legacy_card", KOKUHO))["code"]  # noqa: E731
+        assert (ask_("2025-07-31", "1"), ask_("2025-08-01", "1")) == ("VALID", "DOCUMENT_EXPIRED")
+        assert (ask_("2025-03-31", "2"), ask_("2025-04-01", "2")) == ("VALID", "DOCUMENT_EXPIRED")
+
+
+def test_legacy_card_void_from_is_exclusive_and_not_a_warning() -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01")
+    w.doc(1, 1, "legacy_card", "2020-01-01", void_from="2025-03-01")
+    for core in w.cores().values():
+        a = ask(core, by_number("2025-02-28", "1", "1970-01-01", "legacy_card"))
+        assert (a["code"], a["warnings"]) == ("VALID", [])
+        assert ask(core, by_number("2025-03-01", "1", "1970-01-01", "legacy_card"))["code"] == "DOCUMENT_EXPIRED"
+
+
+def test_legacy_card_not_issued(core: Any) -> None:
+    assert code(core, by_number("2025-04-01", "1", "1966-06-06", "legacy_card", symbol="77")) == "DOCUMENT_NOT_ISSUED"
+
+
+@pytest.mark.parametrize(("on", "expected", "warnings"), [
+    ("2025-01-09", "DOCUMENT_NOT_ISSUED", []),
+    ("2025-01-10", "VALID", []),
+    ("2025-05-31", "VALID", []),  # first one voided from 2025-06-01, second issued then
+    ("2025-06-01", "VALID", []),
+    ("2026-05-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),
+    ("2026-05-31", "VALID", ["DOCUMENT_EXPIRES_SOON"]),
+    ("2026-06-01", "DOCUMENT_EXPIRED", []),
+])
+def test_eligibility_certificate(core: Any, on: str, expected: str, warnings: list[str]) -> None:
+    a = ask(core, by_number(on, "1", "1966-06-06", "eligibility_certificate", symbol="77"))
+    assert (a["code"], a["warnings"]) == (expected, warnings)
+    if expected.startswith("DOCUMENT"):
+        assert (a["validity"], a["eligible"], a["qualification"]["qualification_id"]) == (1, False, 31)
+
+
+def test_expires_soon_looks_at_the_document_that_ends_last() -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01")
+    w.doc(1, 1, "eligibility_certificate", "2025-01-01", "2025-04-10")
+    w.doc(2, 1, "eligibility_certificate", "2025-02-01", "2026-01-31")
+    for core in w.cores().values():
+        assert ask(core, by_number("2025-04-01", "1", "1970-01-01", "eligibility_certificate"))["warnings"] == []
+
+
+def test_info_notice_needs_the_card(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice"))
+    assert (a["code"], a["validity"], a["qualification"]) == ("INFO_NOTICE_ALONE", None, None)
+    a = ask(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice", identity_verified=False))
+    assert a["code"] == "INFO_NOTICE_ALONE"
+    assert code(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice", identity_verified=True)) == "VALID"
+
+
+def test_info_notice_proxy_comes_first(core: Any) -> None:
+    a = ask(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice", proxy=True))
+    assert a["code"] == "PROXY_NOT_ALLOWED"
+
+
+def test_proxy_may_use_the_number_path_otherwise(core: Any) -> None:
+    assert code(core, by_number("2025-04-01", "1", "1970-01-20", "legacy_card", proxy=True)) == "VALID"
+
+
+@pytest.mark.parametrize(("on", "expected"), [("2025-07-31", "VALID"), ("2025-08-01", "NOT_REGISTERED")])
+def test_info_notice_needs_a_registration_in_force(core: Any, on: str, expected: str) -> None:
+    a = ask(core, by_number(on, "1", "1970-01-20", "info_notice", identity_verified=True))
+    assert a["code"] == expected
+    if expected == "NOT_REGISTERED":
+        assert (a["validity"], a["qualification"], a["person"]) == (None, None, None)
+
+
+def test_lost_comes_before_documents(core: Any) -> None:
+    assert code(core, by_number("2025-02-01", "5", "1958-10-10", "legacy_card", symbol="15")) == "LOST"
+
+
+def test_outcome_table_matches_rules() -> None:
+    table = {o.name: (o.eligible, o.validity, o.discloses) for o in _codes.OUTCOMES}
+    assert table == {
+        "VALID": (True, 1, True), "VALID_MULTIPLE": (True, 5, True), "NOT_FOUND": (False, 4, False),
+        "AMBIGUOUS": (False, 5, False), "NOT_YET_EFFECTIVE": (False, 2, True), "LOST": (False, 2, True),
+        "SUPERSEDED": (False, 3, True), "NO_VALID_QUALIFICATION": (False, 2, True),
+        "DOCUMENT_NOT_ISSUED": (False, 1, True), "DOCUMENT_EXPIRED": (False, 1, True),
+        "INFO_NOTICE_ALONE": (False, None, False), "PROXY_NOT_ALLOWED": (False, None, False),
+        "CERTIFICATE_UNKNOWN": (False, None, False), "CERTIFICATE_INVALID": (False, None, False),
+        "FACE_AUTH_REQUIRED": (False, None, False), "NOT_REGISTERED": (False, None, False),
+    }
+    assert all(o.message and not o.message.isascii() for o in _codes.OUTCOMES)
+
+
+def test_compiled_core_is_built() -> None:
+    """CI must exercise the Cython core, not silently only the twin."""
+    assert "c" in core_ext.IMPLEMENTATIONS
+
+
+def test_decision_counts(core: Any) -> None:
+    ask(core, by_number("2025-04-01", "1", "1970-01-20"))
+    ask(core, card("FFFF", "2024-06-01"))
+    counts = core.code_counts
+    assert counts[_codes.VALID] == 1 and counts[_codes.CERTIFICATE_UNKNOWN] == 1 and sum(counts) == 2
