@@ -1,0 +1,76 @@
+"""The real server: `onshi serve --data` passes the public examples; invalid data is never served."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES
+
+ONSHI = Path(sys.executable).with_name("onshi")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "server exited early"
+        try:
+            with urllib.request.urlopen(url + "/v1/readyz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("server did not become ready")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    with (tmp_path / "serve.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url, process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def test_public_examples_pass(server: str) -> None:
+    result = subprocess.run([sys.executable, str(EXAMPLES / "check.py"), "--url", server, "--batch"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().splitlines()[-1].endswith(" 0 failed")
+
+
+def test_invalid_data_exits_non_zero_with_every_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for f in EXAMPLES.joinpath("data").iterdir():
+        folder.joinpath(f.name).write_bytes(f.read_bytes())
+    persons = folder / "persons.csv"
+    persons.write_text(persons.read_text(encoding="utf-8") + "12,x,,9,1970-02-30\n", encoding="utf-8")
+    port = free_port()
+    result = subprocess.run([str(ONSHI), "serve", "--data", str(folder), "--port", str(port)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "persons.csv:13: sex: must be one of 1, 2, 3" in result.stderr
+    assert "persons.csv:13: birthdate: not a valid date (YYYY-MM-DD)" in result.stderr
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/healthz", timeout=1)
