@@ -19,7 +19,7 @@ import orjson
 
 from service.clock import tokyo_now
 from service.metrics import RequestMetrics
-from service.state import ServiceState
+from service.state import Generation, ServiceState
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -112,45 +112,44 @@ class HotPath:
             rid = request_id.decode()
         else:
             rid = f"{self._id_prefix}-{next(self._ids):x}"
-        status, body = await self._answer(receive, batch, auth, content_type, length, rid)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", rid.encode()),
-                *((b"www-authenticate", b"Bearer"),) * (status == 401),
-            ],
-        })
-        await send({"type": "http.response.body", "body": body})
+        gen = self.state.current
+        institution = None
+        if gen is not None and auth is not None and auth[:7].lower() == b"bearer ":
+            institution = gen.institutions.get(hashlib.sha256(auth[7:].strip()).hexdigest())
+        limit = BATCH_LIMIT if batch else SINGLE_LIMIT
+        if gen is None:  # no keys to check yet either: nothing can be answered
+            status, payload = 503, NOT_READY
+        elif institution is None:
+            status, payload = 401, UNAUTHENTICATED
+        elif length is not None and length.isdigit() and int(length) > limit:
+            status, payload = 413, TOO_LARGE
+        else:
+            # Read the body inline: one coroutine per request is measurable at this rate.
+            message = await receive()
+            body = message.get("body", b"")
+            while message.get("more_body", False) and len(body) <= limit:
+                message = await receive()
+                body += message.get("body", b"")
+            if message["type"] != "http.request":
+                return  # the client went away; nobody is left to answer
+            if len(body) > limit:
+                status, payload = 413, TOO_LARGE
+            elif not _is_json(content_type):
+                status, payload = 415, UNSUPPORTED_MEDIA
+            else:
+                status, payload = self._decide(gen, body, batch, institution, rid)
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(payload)).encode()),
+                   (b"x-request-id", rid.encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
         self.metrics.observe(BATCH_PATH if batch else SINGLE_PATH, status, time.perf_counter() - started)
 
-    async def _answer(self, receive: Receive, batch: bool, auth: bytes | None,
-                      content_type: bytes | None, length: bytes | None, rid: str) -> tuple[int, bytes]:
-        gen = self.state.current
-        if gen is None:  # no keys to check yet either: nothing can be answered
-            return 503, NOT_READY
-        institution = None
-        if auth is not None and auth[:7].lower() == b"bearer ":
-            institution = gen.institutions.get(hashlib.sha256(auth[7:].strip()).hexdigest())
-        if institution is None:
-            return 401, UNAUTHENTICATED
-        limit = BATCH_LIMIT if batch else SINGLE_LIMIT
-        if length is not None and length.isdigit() and int(length) > limit:
-            return 413, TOO_LARGE
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return 400, b""  # client went away; nothing will read this
-            body += message.get("body", b"")
-            if len(body) > limit:
-                return 413, TOO_LARGE
-            if not message.get("more_body", False):
-                break
-        if not _is_json(content_type):
-            return 415, UNSUPPORTED_MEDIA
+    @staticmethod
+    def _decide(gen: Generation, body: bytes, batch: bool, institution: str, rid: str) -> tuple[int, bytes]:
+        """Hand the raw body to the core; never let a bug become a dropped connection."""
         today, checked_at = tokyo_now()
         try:
             if batch:
@@ -158,6 +157,6 @@ class HotPath:
             else:
                 status, answer = gen.core.confirm(body, institution, today, rid, checked_at, gen.info)
             return status, orjson.dumps(answer)
-        except Exception:  # a bug must still get an answer, never a dropped connection
+        except Exception:
             log.exception("confirmation failed (request_id=%s)", rid)
             return 500, INTERNAL

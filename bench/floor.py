@@ -1,0 +1,147 @@
+"""Onshi's hot path against the HTTP floor, with wrk on loopback (`make bench`).
+
+Serves the demo population (about 100,000 members) from Onshi with one worker, and the
+same number-path request bodies from bench/floor_app.py (raw ASGI, orjson, dict) with
+one worker; drives each with `wrk -t1 -c32`, alternating rounds, and prints requests/s,
+p50/p99 and the ratio of medians.  Not a test: timings on a shared machine are noisy.
+
+    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.demo import DEMO_API_KEY, DEMO_INSTITUTION, demo_sources  # noqa: E402
+
+LUA = """
+local bodies = {}
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format("POST", "/v1/confirmations", headers, bodies[i])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # answering at all is enough
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def number_path_bodies(count: int) -> list[bytes]:
+    """Number-path requests for random demo members (so lookups miss the CPU cache)."""
+    sources = demo_sources(100_000)
+    birth = {row["person_id"]: row["birthdate"] for _, row in sources["persons.csv"]}
+    quals = [row for _, row in sources["qualifications.csv"]]
+    rng = random.Random(7)
+    bodies = []
+    for q in rng.sample(quals, count):
+        bodies.append(orjson.dumps({
+            "institution_code": DEMO_INSTITUTION, "presented": "unspecified",
+            "insurer_number": q["insurer_number"], "symbol": q["symbol"] or "", "number": q["number"],
+            "branch": q["branch"] or "", "birthdate": birth[q["person_id"]]}))
+    return bodies
+
+
+def wrk(port: int, script: Path, seconds: int) -> tuple[float, float, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    if re.search(r"Non-2xx", out) or re.search(r"Socket errors", out):
+        raise SystemExit("wrk saw errors:\n" + out)
+
+    def pct(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return rate, pct("50"), pct("99")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--bodies", type=int, default=1000)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="onshi-bench-"))
+    bodies = work / "bodies.jsonl"
+    bodies.write_bytes(b"\n".join(number_path_bodies(args.bodies)) + b"\n")
+    script = work / "confirm.lua"
+    script.write_text(LUA % {"bodies": bodies, "key": DEMO_API_KEY})
+    bin_dir = Path(sys.executable).parent
+    ports = {"floor": free_port(), "onshi": free_port()}
+    servers = {
+        "floor": subprocess.Popen(
+            [str(bin_dir / "uvicorn"), "floor_app:app", "--port", str(ports["floor"]), "--loop", "uvloop",
+             "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT / "bench", env={**os.environ, "FLOOR_BODIES": str(bodies)}),
+        "onshi": subprocess.Popen(
+            [str(bin_dir / "onshi"), "serve", "--demo", "--port", str(ports["onshi"])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    }
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
+    try:
+        wait_up(f"http://127.0.0.1:{ports['floor']}/")
+        wait_up(f"http://127.0.0.1:{ports['onshi']}/v1/readyz")
+        for name, port in ports.items():  # warm-up, not counted
+            wrk(port, script, 2)
+        for round_no in range(1, args.rounds + 1):
+            for name, port in ports.items():
+                results[name].append(wrk(port, script, args.seconds))
+                rate, p50, p99 = results[name][-1]
+                print(f"round {round_no} {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                      flush=True)
+    finally:
+        for process in servers.values():
+            process.terminate()
+            process.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nwrk -t1 -c32, {args.rounds} alternating rounds of {args.seconds} s, one worker each (medians):")
+    median = {name: [statistics.median(col) for col in zip(*rows, strict=True)] for name, rows in results.items()}
+    for name, (rate, p50, p99) in median.items():
+        print(f"  {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+    ratio = median["onshi"][0] / median["floor"][0]
+    print(f"  onshi / floor = {ratio:.2f}  (issue #2 bar: >= 0.60)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
