@@ -28,8 +28,8 @@ test: install ## run every test (both cores, the HTTP service, the public exampl
 	$(BIN)/pytest
 
 lint: install ## ruff (lint and format) and mypy
-	$(BIN)/ruff check service core_ext tests bench loadtest
-	$(BIN)/ruff format --check service core_ext tests bench loadtest
+	$(BIN)/ruff check service core_ext tests bench
+	$(BIN)/ruff format --check service core_ext tests bench
 	$(BIN)/mypy
 
 bench: install ## the hot path against the raw-ASGI floor with wrk (needs wrk)

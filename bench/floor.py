@@ -70,17 +70,29 @@ def number_path_bodies(count: int) -> list[bytes]:
     rng = random.Random(7)
     bodies = []
     for q in rng.sample(quals, count):
-        bodies.append(orjson.dumps({
-            "institution_code": DEMO_INSTITUTION, "presented": "unspecified",
-            "insurer_number": q["insurer_number"], "symbol": q["symbol"] or "", "number": q["number"],
-            "branch": q["branch"] or "", "birthdate": birth[q["person_id"]]}))
+        bodies.append(
+            orjson.dumps(
+                {
+                    "institution_code": DEMO_INSTITUTION,
+                    "presented": "unspecified",
+                    "insurer_number": q["insurer_number"],
+                    "symbol": q["symbol"] or "",
+                    "number": q["number"],
+                    "branch": q["branch"] or "",
+                    "birthdate": birth[q["person_id"]],
+                }
+            )
+        )
     return bodies
 
 
 def wrk(port: int, script: Path, seconds: int) -> tuple[float, float, float]:
     out = subprocess.run(
         ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, check=True).stdout
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     if re.search(r"Non-2xx", out) or re.search(r"Socket errors", out):
         raise SystemExit("wrk saw errors:\n" + out)
@@ -110,32 +122,51 @@ def main() -> int:
     ports = {"floor": free_port(), "onshi": free_port()}
     servers = {
         "floor": subprocess.Popen(
-            [str(bin_dir / "uvicorn"), "floor_app:app", "--port", str(ports["floor"]), "--loop", "uvloop",
-             "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT / "bench", env={**os.environ, "FLOOR_BODIES": str(bodies)}),
+            [
+                str(bin_dir / "uvicorn"),
+                "floor_app:app",
+                "--port",
+                str(ports["floor"]),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT / "bench",
+            env={**os.environ, "FLOOR_BODIES": str(bodies)},
+        ),
         "onshi": subprocess.Popen(
             [str(bin_dir / "onshi"), "serve", "--demo", "--port", str(ports["onshi"])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
     }
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
     try:
         wait_up(f"http://127.0.0.1:{ports['floor']}/")
         wait_up(f"http://127.0.0.1:{ports['onshi']}/v1/readyz")
-        for name, port in ports.items():  # warm-up, not counted
+        for port in ports.values():  # warm-up, not counted
             wrk(port, script, 2)
         for round_no in range(1, args.rounds + 1):
             for name, port in ports.items():
                 results[name].append(wrk(port, script, args.seconds))
                 rate, p50, p99 = results[name][-1]
-                print(f"round {round_no} {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
-                      flush=True)
+                print(
+                    f"round {round_no} {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                    flush=True,
+                )
     finally:
         for process in servers.values():
             process.terminate()
             process.wait(10)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nwrk -t1 -c32, {args.rounds} alternating rounds of {args.seconds} s, one worker each (medians):")
-    median = {name: [statistics.median(col) for col in zip(*rows, strict=True)] for name, rows in results.items()}
+    median = {
+        name: [statistics.median(col) for col in zip(*rows, strict=True)] for name, rows in results.items()
+    }
     for name, (rate, p50, p99) in median.items():
         print(f"  {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
     ratio = median["onshi"][0] / median["floor"][0]

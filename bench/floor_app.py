@@ -20,9 +20,16 @@ def _key(req: dict[str, Any]) -> tuple[Any, ...]:
 
 
 with open(os.environ["FLOOR_BODIES"], "rb") as f:
-    ANSWERS = {_key(orjson.loads(line)): {"eligible": True, "code": "VALID", "validity": 1,
-                                          "qualification": orjson.loads(line)}
-               for line in f if line.strip()}
+    ANSWERS = {
+        _key(orjson.loads(line)): {
+            "eligible": True,
+            "code": "VALID",
+            "validity": 1,
+            "qualification": orjson.loads(line),
+        }
+        for line in f
+        if line.strip()
+    }
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -39,6 +46,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     except (orjson.JSONDecodeError, AttributeError):
         answer = {"code": "MALFORMED_JSON"}
     payload = orjson.dumps(answer)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [*HEADERS, (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*HEADERS, (b"content-length", str(len(payload)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

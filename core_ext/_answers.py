@@ -19,6 +19,4 @@ INSTITUTION_MISMATCH = error_body(
     "INSTITUTION_MISMATCH",
     "医療機関等コード（institution_code）がAPIキーの医療機関と一致しません。",
 )
-TOO_MANY_ITEMS = error_body(
-    "PAYLOAD_TOO_LARGE", f"一括照会の件数（items）は{MAX_BATCH_ITEMS:,}件までです。"
-)
+TOO_MANY_ITEMS = error_body("PAYLOAD_TOO_LARGE", f"一括照会の件数（items）は{MAX_BATCH_ITEMS:,}件までです。")

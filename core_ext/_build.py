@@ -205,9 +205,7 @@ def _legacy_cutoff(insurer: InsurerRow) -> int:
     return insurer.legacy_card_valid_until or DEFAULT_LEGACY_CUTOFF
 
 
-def build_snapshot(
-    tables: Tables, hash_key: Callable[[int, bytes, bytes], int] = key_hash
-) -> SnapshotData:
+def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] = key_hash) -> SnapshotData:
     """Turn validated tables into a snapshot; `hash_key` may be the compiled twin of key_hash."""
     arena = _Arena()
     insurer_index = {ins.insurer_number: i for i, ins in enumerate(tables.insurers)}

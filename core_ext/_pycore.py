@@ -303,7 +303,7 @@ class Core:
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
         results = []
-        for item in items:
+        for item in items or ():
             item_errors: list[dict[str, str]] = []
             parsed = parse_item(item, today, default_day, item_errors)
             if parsed is None:

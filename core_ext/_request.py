@@ -96,9 +96,7 @@ def check_institution_code(value: Any, errors: list[dict[str, str]]) -> None:
         errors.append(field_error("institution_code", FORMAT))
 
 
-def check_day(
-    name: str, value: Any, default: int, today: int, errors: list[dict[str, str]]
-) -> int:
+def check_day(name: str, value: Any, default: int, today: int, errors: list[dict[str, str]]) -> int:
     """Validate an optional confirmation_date; return its day number or `default`."""
     if value is None:
         return default
@@ -121,9 +119,7 @@ def _flag(req: dict[str, Any], name: str, errors: list[dict[str, str]]) -> bool:
     return value
 
 
-def _text(
-    req: dict[str, Any], name: str, required: bool, errors: list[dict[str, str]]
-) -> str | None:
+def _text(req: dict[str, Any], name: str, required: bool, errors: list[dict[str, str]]) -> str | None:
     value = req.get(name)
     if value is None:
         if required:
@@ -135,9 +131,7 @@ def _text(
     return value
 
 
-def _normalised(
-    raw: str | None, name: str, normalise: Any, errors: list[dict[str, str]]
-) -> Any:
+def _normalised(raw: str | None, name: str, normalise: Any, errors: list[dict[str, str]]) -> Any:
     if raw is None:
         return None
     value, problem = normalise(raw)
@@ -146,9 +140,7 @@ def _normalised(
     return value
 
 
-def parse_item(
-    req: Any, today: int, default_day: int, errors: list[dict[str, str]]
-) -> Parsed | None:
+def parse_item(req: Any, today: int, default_day: int, errors: list[dict[str, str]]) -> Parsed | None:
     """Validate one item; return it parsed, or None after appending its field errors."""
     if type(req) is not dict:
         errors.append(field_error("item", FORMAT))
@@ -175,8 +167,12 @@ def parse_item(
     birth = 0
     identity_verified = False
     if presented == MYNA_CARD:
-        serial = _normalised(_text(req, "certificate_serial", True, errors), "certificate_serial",
-                             normalise_serial, errors) or ""
+        serial = (
+            _normalised(
+                _text(req, "certificate_serial", True, errors), "certificate_serial", normalise_serial, errors
+            )
+            or ""
+        )
         auth_raw = _text(req, "auth_method", True, errors)
         if auth_raw is not None:
             auth = AUTH_METHODS.get(auth_raw, -1)
@@ -185,12 +181,16 @@ def parse_item(
     elif presented > 0:
         if presented == INFO_NOTICE:
             identity_verified = _flag(req, "identity_verified", errors)
-        insurer = _normalised(_text(req, "insurer_number", True, errors), "insurer_number",
-                              normalise_insurer_number, errors) or ""
-        symbol = _normalised(_text(req, "symbol", False, errors) or "", "symbol",
-                             normalise_symbol, errors) or ""
-        number = _normalised(_text(req, "number", True, errors), "number",
-                             normalise_number, errors) or ""
+        insurer = (
+            _normalised(
+                _text(req, "insurer_number", True, errors), "insurer_number", normalise_insurer_number, errors
+            )
+            or ""
+        )
+        symbol = (
+            _normalised(_text(req, "symbol", False, errors) or "", "symbol", normalise_symbol, errors) or ""
+        )
+        number = _normalised(_text(req, "number", True, errors), "number", normalise_number, errors) or ""
         branch_raw = _text(req, "branch", False, errors)
         if branch_raw is not None:
             branch = _normalised(branch_raw, "branch", normalise_branch, errors)
@@ -203,8 +203,20 @@ def parse_item(
                 birth = parsed_birth
     if errors:
         return None
-    return Parsed(presented, day, proxy, limit_consent, serial, auth, identity_verified,
-                  insurer, symbol, number, branch, birth)
+    return Parsed(
+        presented,
+        day,
+        proxy,
+        limit_consent,
+        serial,
+        auth,
+        identity_verified,
+        insurer,
+        symbol,
+        number,
+        branch,
+        birth,
+    )
 
 
 def check_batch(req: dict[str, Any], today: int, errors: list[dict[str, str]]) -> int:

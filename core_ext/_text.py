@@ -67,9 +67,7 @@ def normalise_code(raw: str, max_len: int, min_len: int) -> tuple[str | None, st
         value = raw  # NFKC and the dash map leave printable ASCII untouched
     else:
         value = "".join(
-            "-" if ch in DASHES else ch
-            for ch in unicodedata.normalize("NFKC", raw)
-            if ch not in WHITE_SPACE
+            "-" if ch in DASHES else ch for ch in unicodedata.normalize("NFKC", raw) if ch not in WHITE_SPACE
         )
         for ch in value:
             if unicodedata.category(ch) in FORBIDDEN_CATEGORIES:

@@ -31,8 +31,12 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         if state.current is None:
             dataset = await asyncio.to_thread(load_dataset, settings)
             state.current = await asyncio.to_thread(generation_from, dataset)
-            log.info("snapshot %s loaded: %d persons, %d qualifications", state.current.version,
-                     state.current.persons, state.current.qualifications)
+            log.info(
+                "snapshot %s loaded: %d persons, %d qualifications",
+                state.current.version,
+                state.current.persons,
+                state.current.qualifications,
+            )
         yield
 
     app = FastAPI(
@@ -47,8 +51,11 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         gen = state.current
         if gen is None:
             return {"age_seconds": 0.0, "persons": 0, "qualifications": 0}
-        return {"age_seconds": time.time() - gen.loaded_at, "persons": gen.persons,
-                "qualifications": gen.qualifications}
+        return {
+            "age_seconds": time.time() - gen.loaded_at,
+            "persons": gen.persons,
+            "qualifications": gen.qualifications,
+        }
 
     def code_counts() -> list[int]:
         gen = state.current

@@ -42,9 +42,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {key: value for key, value in (
-        ("data", args.data), ("database_url", args.database_url), ("host", args.host),
-        ("port", args.port), ("workers", args.workers)) if value is not None}
+    overrides = {
+        key: value
+        for key, value in (
+            ("data", args.data),
+            ("database_url", args.database_url),
+            ("host", args.host),
+            ("port", args.port),
+            ("workers", args.workers),
+        )
+        if value is not None
+    }
     if args.demo:
         overrides["demo"] = True
     if args.data or args.demo:  # an explicit source on the command line wins over the environment
@@ -58,9 +66,24 @@ def _print_demo_banner(settings: Settings) -> None:
     body = orjson.dumps(sample_request()).decode()
     url = f"http://{settings.host}:{settings.port}/v1/confirmations"
     print(f"Demo API key (institution 1310000019): {DEMO_API_KEY}", flush=True)
-    print("Try:\n  curl -s " + " ".join(shlex.quote(part) for part in (
-        "-X", "POST", url, "-H", f"Authorization: Bearer {DEMO_API_KEY}",
-        "-H", "Content-Type: application/json", "-d", body)), flush=True)
+    print(
+        "Try:\n  curl -s "
+        + " ".join(
+            shlex.quote(part)
+            for part in (
+                "-X",
+                "POST",
+                url,
+                "-H",
+                f"Authorization: Bearer {DEMO_API_KEY}",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+            )
+        ),
+        flush=True,
+    )
 
 
 def settle_heap() -> None:
@@ -103,8 +126,15 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     if settings.demo:
         _print_demo_banner(settings)
-    common = {"host": settings.host, "port": settings.port, "loop": "uvloop", "http": "httptools",
-              "access_log": False, "log_level": "info", "lifespan": "on"}
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_level": "info",
+        "lifespan": "on",
+    }
     if settings.workers <= 1:
         app = create_app(settings, generation_from(dataset))
         del dataset

@@ -24,7 +24,13 @@ from core_ext._build import (
     RegistrationRow,
     Tables,
 )
-from core_ext._codes import DOCUMENT_KINDS, ELIGIBILITY_CERTIFICATE, INCOME_CLASSES, LEGACY_CARD, LIMIT_CATEGORIES
+from core_ext._codes import (
+    DOCUMENT_KINDS,
+    ELIGIBILITY_CERTIFICATE,
+    INCOME_CLASSES,
+    LEGACY_CARD,
+    LIMIT_CATEGORIES,
+)
 from core_ext._text import (
     NO_END,
     is_institution_code,
@@ -49,18 +55,43 @@ COLUMNS = {
     "insurers.csv": ("insurer_number", "name", "legacy_card_valid_until"),
     "persons.csv": ("person_id", "name", "name_kana", "sex", "birthdate"),
     "qualifications.csv": (
-        "qualification_id", "person_id", "insurer_number", "symbol", "number", "branch",
-        "relationship", "acquired_on", "lost_on", "income_class", "limit_category",
+        "qualification_id",
+        "person_id",
+        "insurer_number",
+        "symbol",
+        "number",
+        "branch",
+        "relationship",
+        "acquired_on",
+        "lost_on",
+        "income_class",
+        "limit_category",
     ),
     "documents.csv": ("document_id", "qualification_id", "kind", "issued_on", "valid_until", "void_from"),
-    "certificates.csv": ("certificate_serial", "person_id", "issued_on", "expires_on", "revoked_on", "face_only"),
+    "certificates.csv": (
+        "certificate_serial",
+        "person_id",
+        "issued_on",
+        "expires_on",
+        "revoked_on",
+        "face_only",
+    ),
     "registrations.csv": ("person_id", "registered_on", "deregistration_requested_on"),
     "institutions.csv": ("institution_code", "name", "api_key"),
 }
 # Columns that may be empty; every other column is required.
 OPTIONAL = {
-    "legacy_card_valid_until", "name_kana", "symbol", "branch", "lost_on", "income_class",
-    "limit_category", "valid_until", "void_from", "revoked_on", "face_only",
+    "legacy_card_valid_until",
+    "name_kana",
+    "symbol",
+    "branch",
+    "lost_on",
+    "income_class",
+    "limit_category",
+    "valid_until",
+    "void_from",
+    "revoked_on",
+    "face_only",
     "deregistration_requested_on",
 }
 MAX_ID = 2**63 - 1
@@ -159,8 +190,14 @@ class _Checker:
                 return None
         canonical, problem = normalise(value)
         if problem is not None:
-            self.fail(column, {"FORMAT": "malformed", "LENGTH": "wrong length",
-                               "CHECK_DIGIT": "check digit does not match"}[problem])
+            self.fail(
+                column,
+                {
+                    "FORMAT": "malformed",
+                    "LENGTH": "wrong length",
+                    "CHECK_DIGIT": "check digit does not match",
+                }[problem],
+            )
         return canonical
 
 
@@ -230,8 +267,11 @@ def validate(sources: dict[str, Source]) -> DataSet:
             c.fail("insurer_number", "no such insurer in insurers.csv")
         if c.ok and None not in (insurer, symbol, number, branch, acquired):
             assert acquired is not None
-            tables.qualifications.append(QualificationRow(
-                qid, pid, insurer, symbol, number, branch, relationship, acquired, lost, income, limit))
+            tables.qualifications.append(
+                QualificationRow(
+                    qid, pid, insurer, symbol, number, branch, relationship, acquired, lost, income, limit
+                )
+            )
             qual_key[qid] = (insurer, symbol, number, branch)
     _check_keys_in_force(tables.qualifications, qual_line, problems)
 
@@ -303,9 +343,7 @@ def validate(sources: dict[str, Source]) -> DataSet:
     return data
 
 
-def _check_keys_in_force(
-    quals: list[QualificationRow], line: dict[int, int], problems: list[str]
-) -> None:
+def _check_keys_in_force(quals: list[QualificationRow], line: dict[int, int], problems: list[str]) -> None:
     """A key may not be in force for two persons at once (CONTRACT.md §4)."""
     by_key: dict[tuple[str, str, str, int], list[QualificationRow]] = {}
     for q in quals:
@@ -339,9 +377,7 @@ def read_csv(path: Path) -> Iterator[tuple[int, Row]]:
         for cells in reader:
             if not cells:
                 continue
-            yield reader.line_num, {
-                h: (v if v != "" else None) for h, v in zip(header, cells)
-            }
+            yield reader.line_num, {h: (v if v != "" else None) for h, v in zip(header, cells, strict=False)}
 
 
 def load_dir(folder: str | Path) -> DataSet:

@@ -33,9 +33,7 @@ SINGLE_LIMIT = 64 * 1024
 BATCH_LIMIT = 8 * 1024 * 1024
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 # Routes measured under their own name; anything else is "other" (bounded label set).
-KNOWN_PATHS = frozenset(
-    {"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"}
-)
+KNOWN_PATHS = frozenset({"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"})
 
 log = logging.getLogger("onshi.hotpath")
 
@@ -138,9 +136,11 @@ class HotPath:
                 status, payload = 415, UNSUPPORTED_MEDIA
             else:
                 status, payload = self._decide(gen, body, batch, institution, rid)
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(payload)).encode()),
-                   (b"x-request-id", rid.encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-request-id", rid.encode()),
+        ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -36,17 +36,23 @@ class RequestMetrics:
 class OnshiCollector(Collector):
     """Turns the counters, decision counts and snapshot facts into Prometheus families."""
 
-    def __init__(self, metrics: RequestMetrics, state_info: Callable[[], dict[str, Any]],
-                 code_counts: Callable[[], list[int]]) -> None:
+    def __init__(
+        self,
+        metrics: RequestMetrics,
+        state_info: Callable[[], dict[str, Any]],
+        code_counts: Callable[[], list[int]],
+    ) -> None:
         self.metrics = metrics
         self.state_info = state_info
         self.code_counts = code_counts
 
     def collect(self) -> Iterator[Any]:
-        requests = CounterMetricFamily("onshi_requests", "HTTP requests answered",
-                                       labels=["endpoint", "code"])
-        latency = HistogramMetricFamily("onshi_request_duration_seconds", "Time to answer",
-                                        labels=["endpoint", "code"])
+        requests = CounterMetricFamily(
+            "onshi_requests", "HTTP requests answered", labels=["endpoint", "code"]
+        )
+        latency = HistogramMetricFamily(
+            "onshi_request_duration_seconds", "Time to answer", labels=["endpoint", "code"]
+        )
         for (endpoint, status), row in sorted(self.metrics.series.items()):
             labels = [endpoint, str(status)]
             requests.add_metric(labels, row[0])
@@ -57,14 +63,15 @@ class OnshiCollector(Collector):
             latency.add_metric(labels, buckets, row[1])
         yield requests
         yield latency
-        decisions = CounterMetricFamily("onshi_decisions", "Confirmations decided, by code",
-                                        labels=["code"])
+        decisions = CounterMetricFamily("onshi_decisions", "Confirmations decided, by code", labels=["code"])
         for name, count in zip(CODE_NAMES, self.code_counts(), strict=True):
             decisions.add_metric([name], count)
         yield decisions
         info = self.state_info()
-        yield GaugeMetricFamily("onshi_snapshot_age_seconds", "Seconds since the snapshot was loaded",
-                                value=info["age_seconds"])
+        yield GaugeMetricFamily(
+            "onshi_snapshot_age_seconds", "Seconds since the snapshot was loaded", value=info["age_seconds"]
+        )
         yield GaugeMetricFamily("onshi_snapshot_persons", "Persons in the snapshot", value=info["persons"])
-        yield GaugeMetricFamily("onshi_snapshot_qualifications", "Qualifications in the snapshot",
-                                value=info["qualifications"])
+        yield GaugeMetricFamily(
+            "onshi_snapshot_qualifications", "Qualifications in the snapshot", value=info["qualifications"]
+        )

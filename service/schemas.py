@@ -12,9 +12,21 @@ from pydantic import BaseModel, Field
 
 Presented = Literal["myna_card", "legacy_card", "eligibility_certificate", "info_notice", "unspecified"]
 Code = Literal[
-    "VALID", "VALID_MULTIPLE", "NOT_FOUND", "AMBIGUOUS", "NOT_YET_EFFECTIVE", "LOST", "SUPERSEDED",
-    "NO_VALID_QUALIFICATION", "DOCUMENT_NOT_ISSUED", "DOCUMENT_EXPIRED", "INFO_NOTICE_ALONE",
-    "PROXY_NOT_ALLOWED", "CERTIFICATE_UNKNOWN", "CERTIFICATE_INVALID", "FACE_AUTH_REQUIRED",
+    "VALID",
+    "VALID_MULTIPLE",
+    "NOT_FOUND",
+    "AMBIGUOUS",
+    "NOT_YET_EFFECTIVE",
+    "LOST",
+    "SUPERSEDED",
+    "NO_VALID_QUALIFICATION",
+    "DOCUMENT_NOT_ISSUED",
+    "DOCUMENT_EXPIRED",
+    "INFO_NOTICE_ALONE",
+    "PROXY_NOT_ALLOWED",
+    "CERTIFICATE_UNKNOWN",
+    "CERTIFICATE_INVALID",
+    "FACE_AUTH_REQUIRED",
     "NOT_REGISTERED",
 ]
 

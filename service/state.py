@@ -56,8 +56,15 @@ class ServiceState:
         """The body of GET /v1/snapshot."""
         gen = self.current
         if gen is None:
-            return {"version": None, "source": self.source, "loaded_at": None, "persons": 0,
-                    "qualifications": 0, "applied_change_seq": 0, "lag_seconds": None}
+            return {
+                "version": None,
+                "source": self.source,
+                "loaded_at": None,
+                "persons": 0,
+                "qualifications": 0,
+                "applied_change_seq": 0,
+                "lag_seconds": None,
+            }
         return {
             "version": gen.version,
             "source": self.source,

@@ -34,47 +34,94 @@ class Population:
     def __init__(self) -> None:
         self.files: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.files["institutions.csv"].append(
-            {"institution_code": INSTITUTION, "name": "テスト医院", "api_key": API_KEY})
+            {"institution_code": INSTITUTION, "name": "テスト医院", "api_key": API_KEY}
+        )
         for number, cutoff in ((KENPO, ""), (KUMIAI, ""), (KOKUHO, "2025-07-31"), (KOUKI, "2025-07-31")):
             self.insurer(number, cutoff)
 
     def insurer(self, number: str, cutoff: str = "", name: str = "テスト保険者") -> None:
         self.files["insurers.csv"].append(
-            {"insurer_number": number, "name": name, "legacy_card_valid_until": cutoff})
+            {"insurer_number": number, "name": name, "legacy_card_valid_until": cutoff}
+        )
 
-    def person(self, pid: int, birthdate: str, sex: int = 1, name: str = "試験 太郎",
-               kana: str = "シケン タロウ") -> None:
+    def person(
+        self, pid: int, birthdate: str, sex: int = 1, name: str = "試験 太郎", kana: str = "シケン タロウ"
+    ) -> None:
         self.files["persons.csv"].append(
-            {"person_id": pid, "name": name, "name_kana": kana, "sex": sex, "birthdate": birthdate})
+            {"person_id": pid, "name": name, "name_kana": kana, "sex": sex, "birthdate": birthdate}
+        )
 
-    def qual(self, qid: int, pid: int, acquired: str, lost: str = "", insurer: str = KENPO,
-             symbol: str = "10", number: str | None = None, branch: str = "00", relationship: int = 1,
-             income: str = "general", limit: str = "") -> None:
-        self.files["qualifications.csv"].append({
-            "qualification_id": qid, "person_id": pid, "insurer_number": insurer, "symbol": symbol,
-            "number": str(pid) if number is None else number, "branch": branch,
-            "relationship": relationship, "acquired_on": acquired, "lost_on": lost,
-            "income_class": income, "limit_category": limit})
+    def qual(
+        self,
+        qid: int,
+        pid: int,
+        acquired: str,
+        lost: str = "",
+        insurer: str = KENPO,
+        symbol: str = "10",
+        number: str | None = None,
+        branch: str = "00",
+        relationship: int = 1,
+        income: str = "general",
+        limit: str = "",
+    ) -> None:
+        self.files["qualifications.csv"].append(
+            {
+                "qualification_id": qid,
+                "person_id": pid,
+                "insurer_number": insurer,
+                "symbol": symbol,
+                "number": str(pid) if number is None else number,
+                "branch": branch,
+                "relationship": relationship,
+                "acquired_on": acquired,
+                "lost_on": lost,
+                "income_class": income,
+                "limit_category": limit,
+            }
+        )
 
-    def doc(self, did: int, qid: int, kind: str, issued: str, valid_until: str = "",
-            void_from: str = "") -> None:
-        self.files["documents.csv"].append({
-            "document_id": did, "qualification_id": qid, "kind": kind, "issued_on": issued,
-            "valid_until": valid_until, "void_from": void_from})
+    def doc(
+        self, did: int, qid: int, kind: str, issued: str, valid_until: str = "", void_from: str = ""
+    ) -> None:
+        self.files["documents.csv"].append(
+            {
+                "document_id": did,
+                "qualification_id": qid,
+                "kind": kind,
+                "issued_on": issued,
+                "valid_until": valid_until,
+                "void_from": void_from,
+            }
+        )
 
-    def cert(self, serial: str, pid: int, issued: str, expires: str, revoked: str = "",
-             face_only: bool = False) -> None:
-        self.files["certificates.csv"].append({
-            "certificate_serial": serial, "person_id": pid, "issued_on": issued, "expires_on": expires,
-            "revoked_on": revoked, "face_only": "1" if face_only else "0"})
+    def cert(
+        self, serial: str, pid: int, issued: str, expires: str, revoked: str = "", face_only: bool = False
+    ) -> None:
+        self.files["certificates.csv"].append(
+            {
+                "certificate_serial": serial,
+                "person_id": pid,
+                "issued_on": issued,
+                "expires_on": expires,
+                "revoked_on": revoked,
+                "face_only": "1" if face_only else "0",
+            }
+        )
 
     def reg(self, pid: int, registered: str, dereg: str = "") -> None:
         self.files["registrations.csv"].append(
-            {"person_id": pid, "registered_on": registered, "deregistration_requested_on": dereg})
+            {"person_id": pid, "registered_on": registered, "deregistration_requested_on": dereg}
+        )
 
     def sources(self) -> dict[str, list[tuple[int, Row]]]:
-        return {name: [(i + 2, {k: (str(v) if v != "" else None) for k, v in row.items()})
-                       for i, row in enumerate(rows)] for name, rows in self.files.items()}
+        return {
+            name: [
+                (i + 2, {k: (str(v) if v != "" else None) for k, v in row.items()})
+                for i, row in enumerate(rows)
+            ]
+            for name, rows in self.files.items()
+        }
 
     def cores(self) -> dict[str, Any]:
         """One core of each implementation over this population."""
@@ -90,14 +137,33 @@ def ask(core: Any, request: dict[str, Any], today: int = TODAY) -> dict[str, Any
 
 
 def card(serial: str, day: str, auth: str = "face", **extra: Any) -> dict[str, Any]:
-    return {"presented": "myna_card", "certificate_serial": serial, "auth_method": auth,
-            "confirmation_date": day, **extra}
+    return {
+        "presented": "myna_card",
+        "certificate_serial": serial,
+        "auth_method": auth,
+        "confirmation_date": day,
+        **extra,
+    }
 
 
-def by_number(day: str, number: str, birthdate: str, presented: str = "unspecified",
-              insurer: str = KENPO, symbol: str = "10", **extra: Any) -> dict[str, Any]:
-    return {"presented": presented, "insurer_number": insurer, "symbol": symbol, "number": number,
-            "birthdate": birthdate, "confirmation_date": day, **extra}
+def by_number(
+    day: str,
+    number: str,
+    birthdate: str,
+    presented: str = "unspecified",
+    insurer: str = KENPO,
+    symbol: str = "10",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "presented": presented,
+        "insurer_number": insurer,
+        "symbol": symbol,
+        "number": number,
+        "birthdate": birthdate,
+        "confirmation_date": day,
+        **extra,
+    }
 
 
 def day(text: str) -> int:

@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import core_ext
-from core_ext._codes import OUTCOMES
 from core_ext._build import (
     CertificateRow,
     DocumentRow,
@@ -27,6 +26,7 @@ from core_ext._build import (
     RegistrationRow,
     Tables,
 )
+from core_ext._codes import OUTCOMES
 from tests.population import INSTITUTION, KENPO, KOKUHO, KOUKI, day
 
 pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="compiled core not built")
@@ -44,8 +44,10 @@ maybe_day = st.none() | days
 def populations(draw: st.DrawFn) -> Tables:
     t = Tables(insurers=[InsurerRow(n, "保険者", draw(maybe_day)) for n in INSURERS])
     persons = draw(st.integers(1, 6))
-    births = [DAY0 - draw(st.sampled_from([3, 6, 69, 70, 74, 75, 40])) * 365 - draw(st.integers(0, 400))
-              for _ in range(persons)]
+    births = [
+        DAY0 - draw(st.sampled_from([3, 6, 69, 70, 74, 75, 40])) * 365 - draw(st.integers(0, 400))
+        for _ in range(persons)
+    ]
     shared_birth = draw(st.booleans())
     for pid in range(1, persons + 1):
         birth = births[0] if shared_birth else births[pid - 1]
@@ -56,18 +58,37 @@ def populations(draw: st.DrawFn) -> Tables:
             qid += 1
             acquired = draw(days)
             lost = draw(st.none() | st.integers(acquired, acquired + 700))
-            t.qualifications.append(QualificationRow(
-                qid, pid, draw(st.sampled_from(INSURERS)), draw(st.sampled_from(SYMBOLS)),
-                draw(st.sampled_from(NUMBERS)), draw(st.sampled_from([-1, 0, 1])), 1 + pid % 2, acquired,
-                lost, draw(st.integers(0, 2)), draw(st.sampled_from([None, "A01", "B08"]))))
+            t.qualifications.append(
+                QualificationRow(
+                    qid,
+                    pid,
+                    draw(st.sampled_from(INSURERS)),
+                    draw(st.sampled_from(SYMBOLS)),
+                    draw(st.sampled_from(NUMBERS)),
+                    draw(st.sampled_from([-1, 0, 1])),
+                    1 + pid % 2,
+                    acquired,
+                    lost,
+                    draw(st.integers(0, 2)),
+                    draw(st.sampled_from([None, "A01", "B08"])),
+                )
+            )
             for kind in draw(st.lists(st.sampled_from([1, 2, 3]), max_size=3)):
                 did += 1
                 issued = draw(days)
                 t.documents.append(DocumentRow(did, qid, kind, issued, draw(maybe_day), draw(maybe_day)))
         if draw(st.booleans()):
             issued = draw(days)
-            t.certificates.append(CertificateRow(f"C{pid:X}", pid, issued, issued + draw(st.integers(0, 900)),
-                                                 draw(maybe_day), draw(st.booleans())))
+            t.certificates.append(
+                CertificateRow(
+                    f"C{pid:X}",
+                    pid,
+                    issued,
+                    issued + draw(st.integers(0, 900)),
+                    draw(maybe_day),
+                    draw(st.booleans()),
+                )
+            )
         if draw(st.booleans()):
             t.registrations.append(RegistrationRow(pid, draw(days), draw(maybe_day)))
     return t
@@ -75,33 +96,67 @@ def populations(draw: st.DrawFn) -> Tables:
 
 def requests(tables: Tables) -> st.SearchStrategy[dict[str, Any]]:
     persons = len(tables.persons)
-    events = sorted({e for row in (*tables.qualifications, *tables.documents, *tables.certificates,
-                                   *tables.registrations) for e in row if isinstance(e, int) and e > 100_000})
+    events = sorted(
+        {
+            e
+            for row in (
+                *tables.qualifications,
+                *tables.documents,
+                *tables.certificates,
+                *tables.registrations,
+            )
+            for e in row
+            if isinstance(e, int) and e > 100_000
+        }
+    )
     near_events = st.tuples(st.sampled_from(events or [DAY0]), st.integers(-2, 2)).map(sum)
     date_text = (near_events | near_events | days).map(lambda n: date.fromordinal(n).isoformat())
     births = st.sampled_from([date.fromordinal(p.birthdate).isoformat() for p in tables.persons])
     birth_of = {p.person_id: date.fromordinal(p.birthdate).isoformat() for p in tables.persons}
-    random_key = st.fixed_dictionaries({
-        "insurer_number": st.sampled_from(INSURERS), "symbol": st.sampled_from(SYMBOLS),
-        "number": st.sampled_from(NUMBERS), "birthdate": births | date_text})
-    keys = [{"insurer_number": q.insurer_number, "symbol": q.symbol, "number": q.number,
-             "birthdate": birth_of[q.person_id]} for q in tables.qualifications]
+    random_key = st.fixed_dictionaries(
+        {
+            "insurer_number": st.sampled_from(INSURERS),
+            "symbol": st.sampled_from(SYMBOLS),
+            "number": st.sampled_from(NUMBERS),
+            "birthdate": births | date_text,
+        }
+    )
+    keys = [
+        {
+            "insurer_number": q.insurer_number,
+            "symbol": q.symbol,
+            "number": q.number,
+            "birthdate": birth_of[q.person_id],
+        }
+        for q in tables.qualifications
+    ]
     existing_key = st.sampled_from(keys) if keys else random_key
-    number_path = st.tuples(existing_key | existing_key | random_key, st.fixed_dictionaries({
-        "presented": st.sampled_from(["legacy_card", "eligibility_certificate", "info_notice", "unspecified"]),
-        "confirmation_date": date_text,
-    }, optional={
-        "branch": st.sampled_from(["", "00", "01", "02"]),
-        "identity_verified": st.booleans(),
-        "proxy": st.booleans(),
-        "consent": st.fixed_dictionaries({"limit_info": st.booleans()}),
-    })).map(lambda pair: {**pair[0], **pair[1]})
-    card_path = st.fixed_dictionaries({
-        "presented": st.just("myna_card"),
-        "certificate_serial": st.integers(1, persons + 1).map(lambda p: f"c{p:x}"),
-        "auth_method": st.sampled_from(["face", "pin", "visual"]),
-        "confirmation_date": date_text,
-    }, optional={"proxy": st.booleans(), "consent": st.fixed_dictionaries({"limit_info": st.booleans()})})
+    number_path = st.tuples(
+        existing_key | existing_key | random_key,
+        st.fixed_dictionaries(
+            {
+                "presented": st.sampled_from(
+                    ["legacy_card", "eligibility_certificate", "info_notice", "unspecified"]
+                ),
+                "confirmation_date": date_text,
+            },
+            optional={
+                "branch": st.sampled_from(["", "00", "01", "02"]),
+                "identity_verified": st.booleans(),
+                "proxy": st.booleans(),
+                "consent": st.fixed_dictionaries({"limit_info": st.booleans()}),
+            },
+        ),
+    ).map(lambda pair: {**pair[0], **pair[1]})
+    card_path = st.fixed_dictionaries(
+        {
+            "presented": st.just("myna_card"),
+            "certificate_serial": st.integers(1, persons + 1).map(lambda p: f"c{p:x}"),
+            "auth_method": st.sampled_from(["face", "pin", "visual"]),
+            "confirmation_date": date_text,
+        },
+        optional={"proxy": st.booleans(), "consent": st.fixed_dictionaries({"limit_info": st.booleans()})},
+    )
     return number_path | card_path
 
 
@@ -154,10 +209,40 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
-FIELDS = ["institution_code", "confirmation_date", "presented", "certificate_serial", "auth_method",
-          "insurer_number", "symbol", "number", "branch", "birthdate", "identity_verified", "proxy", "consent"]
-TRICKY_TEXT = st.sampled_from(["", " ", "０１", "7－10", "1\u200b", "abcdef", "2025-02-29", "myna_card",
-                               "info_notice", "00" + KOKUHO, KENPO, "face", "\ud7ff", "\U0001f600", "ＡＢ"])
+FIELDS = [
+    "institution_code",
+    "confirmation_date",
+    "presented",
+    "certificate_serial",
+    "auth_method",
+    "insurer_number",
+    "symbol",
+    "number",
+    "branch",
+    "birthdate",
+    "identity_verified",
+    "proxy",
+    "consent",
+]
+TRICKY_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "０１",
+        "7－10",
+        "1\u200b",
+        "abcdef",
+        "2025-02-29",
+        "myna_card",
+        "info_notice",
+        "00" + KOKUHO,
+        KENPO,
+        "face",
+        "\ud7ff",
+        "\U0001f600",
+        "ＡＢ",
+    ]
+)
 
 
 @settings(max_examples=400)

@@ -88,12 +88,16 @@ def code(core: Any, request: dict[str, Any]) -> str:
 # ----------------------------------------------------------- §3 attributes
 
 
-@pytest.mark.parametrize(("on", "preschool", "copay"), [
-    ("2025-03-31", True, 20),  # born 2019-04-01: attains 6 on 2025-03-31
-    ("2025-04-01", False, 30),
-])
-def test_preschool_ends_on_the_31_march_after_attaining_6(core: Any, on: str, preschool: bool,
-                                                          copay: int) -> None:
+@pytest.mark.parametrize(
+    ("on", "preschool", "copay"),
+    [
+        ("2025-03-31", True, 20),  # born 2019-04-01: attains 6 on 2025-03-31
+        ("2025-04-01", False, 30),
+    ],
+)
+def test_preschool_ends_on_the_31_march_after_attaining_6(
+    core: Any, on: str, preschool: bool, copay: int
+) -> None:
     q = ask(core, by_number(on, "1", "2019-04-01", symbol="41"))["qualification"]
     assert (q["preschool"], q["copay_percent"]) == (preschool, copay)
 
@@ -103,14 +107,18 @@ def test_born_2_april_stays_preschool_a_year_longer(core: Any, on: str, preschoo
     assert ask(core, by_number(on, "2", "2019-04-02", symbol="41"))["qualification"]["preschool"] is preschool
 
 
-@pytest.mark.parametrize(("on", "elderly", "copay"), [
-    ("2020-04-30", False, 30),  # born 1950-05-05 attains 70 on 2020-05-04
-    ("2020-05-31", False, 30),
-    ("2020-06-01", True, 20),  # the 1st of the month after attaining 70
-    ("2025-05-04", True, 20),
-])
-def test_elderly_recipient_from_the_month_after_attaining_70(core: Any, on: str, elderly: bool,
-                                                             copay: int) -> None:
+@pytest.mark.parametrize(
+    ("on", "elderly", "copay"),
+    [
+        ("2020-04-30", False, 30),  # born 1950-05-05 attains 70 on 2020-05-04
+        ("2020-05-31", False, 30),
+        ("2020-06-01", True, 20),  # the 1st of the month after attaining 70
+        ("2025-05-04", True, 20),
+    ],
+)
+def test_elderly_recipient_from_the_month_after_attaining_70(
+    core: Any, on: str, elderly: bool, copay: int
+) -> None:
     q = ask(core, by_number(on, "777", "1950-05-05", insurer=KOKUHO, symbol="北浜"))["qualification"]
     assert (q["elderly_recipient"], q["copay_percent"]) == (elderly, copay)
 
@@ -135,7 +143,9 @@ def test_29_february_birth_attains_age_on_28_february(core: Any, on: str, elderl
 
 
 def test_late_elderly_copay_by_income_and_no_elderly_flag(core: Any) -> None:
-    q = ask(core, by_number("2025-05-05", "50505050", "1950-05-05", insurer=KOUKI, symbol=""))["qualification"]
+    q = ask(core, by_number("2025-05-05", "50505050", "1950-05-05", insurer=KOUKI, symbol=""))[
+        "qualification"
+    ]
     assert (q["late_elderly"], q["elderly_recipient"], q["copay_percent"]) == (True, False, 20)
 
 
@@ -144,11 +154,19 @@ def test_high_income_pays_30(core: Any) -> None:
     assert q["copay_percent"] == 30
 
 
-@pytest.mark.parametrize(("late", "elderly", "preschool", "income", "copay"), [
-    (True, False, False, 0, 10), (True, False, False, 1, 20), (True, False, False, 2, 30),
-    (False, True, False, 0, 20), (False, True, False, 1, 20), (False, True, False, 2, 30),
-    (False, False, True, 2, 20), (False, False, False, 0, 30),
-])
+@pytest.mark.parametrize(
+    ("late", "elderly", "preschool", "income", "copay"),
+    [
+        (True, False, False, 0, 10),
+        (True, False, False, 1, 20),
+        (True, False, False, 2, 30),
+        (False, True, False, 0, 20),
+        (False, True, False, 1, 20),
+        (False, True, False, 2, 30),
+        (False, False, True, 2, 20),
+        (False, False, False, 0, 30),
+    ],
+)
 def test_copay_table(late: bool, elderly: bool, preschool: bool, income: int, copay: int) -> None:
     assert _codes.copay_percent(late, elderly, preschool, income) == copay
 
@@ -168,27 +186,40 @@ def test_limit_category_only_with_consent(core: Any) -> None:
 def test_card_valid_discloses_person_and_qualification(core: Any) -> None:
     a = ask(core, card("ab01", "2024-06-01"))  # serial compared case-insensitively
     assert (a["code"], a["eligible"], a["validity"]) == ("VALID", True, 1)
-    assert a["person"] == {"name": "試験 太郎", "name_kana": "シケン タロウ", "sex": 1, "birthdate": "1970-01-20"}
+    assert a["person"] == {
+        "name": "試験 太郎",
+        "name_kana": "シケン タロウ",
+        "sex": 1,
+        "birthdate": "1970-01-20",
+    }
     assert a["qualification"]["qualification_id"] == 11
     assert a["qualification"]["branch"] == "00" and a["qualification"]["lost_on"] is None
 
 
 def test_proxy_cannot_use_the_card(core: Any) -> None:
     a = ask(core, card("AB01", "2024-06-01", proxy=True))
-    assert (a["code"], a["validity"], a["person"], a["qualification"]) == ("PROXY_NOT_ALLOWED", None, None, None)
+    assert (a["code"], a["validity"], a["person"], a["qualification"]) == (
+        "PROXY_NOT_ALLOWED",
+        None,
+        None,
+        None,
+    )
 
 
 def test_unknown_certificate(core: Any) -> None:
     assert code(core, card("FFFF", "2024-06-01")) == "CERTIFICATE_UNKNOWN"
 
 
-@pytest.mark.parametrize(("on", "expected", "warnings"), [
-    ("2020-01-19", "CERTIFICATE_INVALID", []),  # before issued_on
-    ("2025-01-15", "VALID", []),  # expires_on is the last valid day
-    ("2025-01-16", "VALID", ["CERTIFICATE_GRACE_PERIOD"]),
-    ("2025-04-30", "VALID", ["CERTIFICATE_GRACE_PERIOD"]),  # end of the 3rd month after expiry
-    ("2025-05-01", "CERTIFICATE_INVALID", []),
-])
+@pytest.mark.parametrize(
+    ("on", "expected", "warnings"),
+    [
+        ("2020-01-19", "CERTIFICATE_INVALID", []),  # before issued_on
+        ("2025-01-15", "VALID", []),  # expires_on is the last valid day
+        ("2025-01-16", "VALID", ["CERTIFICATE_GRACE_PERIOD"]),
+        ("2025-04-30", "VALID", ["CERTIFICATE_GRACE_PERIOD"]),  # end of the 3rd month after expiry
+        ("2025-05-01", "CERTIFICATE_INVALID", []),
+    ],
+)
 def test_certificate_validity_and_grace(core: Any, on: str, expected: str, warnings: list[str]) -> None:
     a = ask(core, card("AB01", on))
     assert (a["code"], a["warnings"]) == (expected, warnings)
@@ -199,8 +230,9 @@ def test_revoked_on_is_the_first_invalid_day(core: Any, on: str, expected: str) 
     assert code(core, card("AB02", on)) == expected
 
 
-@pytest.mark.parametrize(("auth", "expected"), [("pin", "FACE_AUTH_REQUIRED"), ("face", "VALID"),
-                                                ("visual", "VALID")])
+@pytest.mark.parametrize(
+    ("auth", "expected"), [("pin", "FACE_AUTH_REQUIRED"), ("face", "VALID"), ("visual", "VALID")]
+)
 def test_face_only_card(core: Any, auth: str, expected: str) -> None:
     assert code(core, card("AB02", "2025-06-01", auth=auth)) == expected
 
@@ -217,12 +249,15 @@ def test_grace_warning_survives_a_refusal() -> None:
         assert (a["code"], a["warnings"]) == ("NOT_REGISTERED", ["CERTIFICATE_GRACE_PERIOD"])
 
 
-@pytest.mark.parametrize(("on", "expected"), [
-    ("2021-10-19", "NOT_REGISTERED"),  # before registered_on
-    ("2021-10-20", "VALID"),
-    ("2025-07-31", "VALID"),  # request 2025-06-10: registered through the end of July
-    ("2025-08-01", "NOT_REGISTERED"),
-])
+@pytest.mark.parametrize(
+    ("on", "expected"),
+    [
+        ("2021-10-19", "NOT_REGISTERED"),  # before registered_on
+        ("2021-10-20", "VALID"),
+        ("2025-07-31", "VALID"),  # request 2025-06-10: registered through the end of July
+        ("2025-08-01", "NOT_REGISTERED"),
+    ],
+)
 def test_registration_window(on: str, expected: str) -> None:
     w = Population()
     w.person(1, "1970-01-20")
@@ -297,9 +332,15 @@ def test_birthdate_mismatch_is_not_found(core: Any) -> None:
     assert (a["code"], a["validity"], a["person"], a["qualification"]) == ("NOT_FOUND", 4, None, None)
 
 
-@pytest.mark.parametrize("request_change", [
-    {"insurer_number": KUMIAI}, {"symbol": "1"}, {"number": "01"}, {"branch": "01"},
-])
+@pytest.mark.parametrize(
+    "request_change",
+    [
+        {"insurer_number": KUMIAI},
+        {"symbol": "1"},
+        {"number": "01"},
+        {"branch": "01"},
+    ],
+)
 def test_any_other_key_is_not_found(core: Any, request_change: dict[str, str]) -> None:
     assert code(core, {**by_number("2025-04-01", "1", "1970-01-20"), **request_change}) == "NOT_FOUND"
 
@@ -307,12 +348,24 @@ def test_any_other_key_is_not_found(core: Any, request_change: dict[str, str]) -
 def test_unknown_insurer_is_not_found(core: Any) -> None:
     from tests.population import insurer_number
 
-    assert code(core, by_number("2025-04-01", "1", "1970-01-20", insurer=insurer_number("0199999"))) == "NOT_FOUND"
+    assert (
+        code(core, by_number("2025-04-01", "1", "1970-01-20", insurer=insurer_number("0199999")))
+        == "NOT_FOUND"
+    )
 
 
 def test_full_width_and_dashes_normalise(core: Any) -> None:
-    a = ask(core, by_number("2025-04-01", "５５", "2015-07-07", symbol="７‐２０", branch="０１",
-                           insurer="０１２７００１" + KENPO[-1]))
+    a = ask(
+        core,
+        by_number(
+            "2025-04-01",
+            "５５",
+            "2015-07-07",
+            symbol="７‐２０",
+            branch="０１",
+            insurer="０１２７００１" + KENPO[-1],
+        ),
+    )
     assert (a["code"], a["qualification"]["symbol"], a["qualification"]["number"]) == ("VALID", "7-20", "55")
 
 
@@ -325,7 +378,10 @@ def test_twins_without_branch_are_ambiguous(core: Any) -> None:
 def test_twin_with_branch(core: Any) -> None:
     a = ask(core, by_number("2025-04-01", "55", "2015-07-07", symbol="7-20", branch="02"))
     assert (a["code"], a["qualification"]["qualification_id"], a["qualification"]["relationship"]) == (
-        "VALID", 61, 2)
+        "VALID",
+        61,
+        2,
+    )
 
 
 def test_branch_never_matches_a_qualification_without_one(core: Any) -> None:
@@ -334,23 +390,29 @@ def test_branch_never_matches_a_qualification_without_one(core: Any) -> None:
     assert (a["code"], a["qualification"]["branch"]) == ("VALID", None)
 
 
-@pytest.mark.parametrize(("on", "expected", "qid"), [
-    ("2015-03-31", "NOT_YET_EFFECTIVE", 81),  # before everything: the earliest
-    ("2015-04-01", "VALID", 81),
-    ("2020-03-31", "VALID", 81),
-    ("2020-04-01", "LOST", 81),  # lost_on is the first day not covered
-    ("2021-03-31", "LOST", 81),
-    ("2021-04-01", "VALID", 82),  # re-joined under the same key
-])
+@pytest.mark.parametrize(
+    ("on", "expected", "qid"),
+    [
+        ("2015-03-31", "NOT_YET_EFFECTIVE", 81),  # before everything: the earliest
+        ("2015-04-01", "VALID", 81),
+        ("2020-03-31", "VALID", 81),
+        ("2020-04-01", "LOST", 81),  # lost_on is the first day not covered
+        ("2021-03-31", "LOST", 81),
+        ("2021-04-01", "VALID", 82),  # re-joined under the same key
+    ],
+)
 def test_rejoined_under_the_same_key(core: Any, on: str, expected: str, qid: int) -> None:
     a = ask(core, by_number(on, "8", "1985-02-02", symbol="88"))
     assert (a["code"], a["qualification"]["qualification_id"]) == (expected, qid)
 
 
-@pytest.mark.parametrize(("on", "expected", "validity"), [
-    ("2025-05-04", "VALID", 1),
-    ("2025-05-05", "SUPERSEDED", 3),  # the 75th birthday: the 後期 qualification starts
-])
+@pytest.mark.parametrize(
+    ("on", "expected", "validity"),
+    [
+        ("2025-05-04", "VALID", 1),
+        ("2025-05-05", "SUPERSEDED", 3),  # the 75th birthday: the 後期 qualification starts
+    ],
+)
 def test_75th_birthday_supersedes_the_old_number(core: Any, on: str, expected: str, validity: int) -> None:
     a = ask(core, by_number(on, "777", "1950-05-05", insurer=KOKUHO, symbol="北浜"))
     assert (a["code"], a["validity"]) == (expected, validity)
@@ -368,12 +430,15 @@ def test_new_number_before_its_start(core: Any) -> None:
     assert (a["code"], a["validity"]) == ("NOT_YET_EFFECTIVE", 2)
 
 
-@pytest.mark.parametrize(("on", "expected", "warnings"), [
-    ("2025-10-31", "VALID", []),  # cut-off 2025-12-01 is 31 days away
-    ("2025-11-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),  # 30 days
-    ("2025-12-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),  # the default cut-off is inclusive
-    ("2025-12-02", "DOCUMENT_EXPIRED", []),
-])
+@pytest.mark.parametrize(
+    ("on", "expected", "warnings"),
+    [
+        ("2025-10-31", "VALID", []),  # cut-off 2025-12-01 is 31 days away
+        ("2025-11-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),  # 30 days
+        ("2025-12-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),  # the default cut-off is inclusive
+        ("2025-12-02", "DOCUMENT_EXPIRED", []),
+    ],
+)
 def test_legacy_card_default_cutoff(core: Any, on: str, expected: str, warnings: list[str]) -> None:
     a = ask(core, by_number(on, "1", "1970-01-20", presented="legacy_card"))
     assert (a["code"], a["warnings"]) == (expected, warnings)
@@ -394,7 +459,10 @@ def test_legacy_card_insurer_cutoff_is_inclusive() -> None:
     w.qual(2, 2, "2000-01-01", insurer=KOKUHO)
     w.doc(2, 2, "legacy_card", "2020-01-01", valid_until="2025-03-31")
     for core in w.cores().values():
-        ask_ = lambda on, n: ask(core, by_number(on, n, "1970-01-01", "legacy_card", KOKUHO))["code"]  # noqa: E731
+
+        def ask_(on: str, n: str, core: Any = core) -> str:
+            return str(ask(core, by_number(on, n, "1970-01-01", "legacy_card", KOKUHO))["code"])
+
         assert (ask_("2025-07-31", "1"), ask_("2025-08-01", "1")) == ("VALID", "DOCUMENT_EXPIRED")
         assert (ask_("2025-03-31", "2"), ask_("2025-04-01", "2")) == ("VALID", "DOCUMENT_EXPIRED")
 
@@ -407,22 +475,30 @@ def test_legacy_card_void_from_is_exclusive_and_not_a_warning() -> None:
     for core in w.cores().values():
         a = ask(core, by_number("2025-02-28", "1", "1970-01-01", "legacy_card"))
         assert (a["code"], a["warnings"]) == ("VALID", [])
-        assert ask(core, by_number("2025-03-01", "1", "1970-01-01", "legacy_card"))["code"] == "DOCUMENT_EXPIRED"
+        assert (
+            ask(core, by_number("2025-03-01", "1", "1970-01-01", "legacy_card"))["code"] == "DOCUMENT_EXPIRED"
+        )
 
 
 def test_legacy_card_not_issued(core: Any) -> None:
-    assert code(core, by_number("2025-04-01", "1", "1966-06-06", "legacy_card", symbol="77")) == "DOCUMENT_NOT_ISSUED"
+    assert (
+        code(core, by_number("2025-04-01", "1", "1966-06-06", "legacy_card", symbol="77"))
+        == "DOCUMENT_NOT_ISSUED"
+    )
 
 
-@pytest.mark.parametrize(("on", "expected", "warnings"), [
-    ("2025-01-09", "DOCUMENT_NOT_ISSUED", []),
-    ("2025-01-10", "VALID", []),
-    ("2025-05-31", "VALID", []),  # first one voided from 2025-06-01, second issued then
-    ("2025-06-01", "VALID", []),
-    ("2026-05-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),
-    ("2026-05-31", "VALID", ["DOCUMENT_EXPIRES_SOON"]),
-    ("2026-06-01", "DOCUMENT_EXPIRED", []),
-])
+@pytest.mark.parametrize(
+    ("on", "expected", "warnings"),
+    [
+        ("2025-01-09", "DOCUMENT_NOT_ISSUED", []),
+        ("2025-01-10", "VALID", []),
+        ("2025-05-31", "VALID", []),  # first one voided from 2025-06-01, second issued then
+        ("2025-06-01", "VALID", []),
+        ("2026-05-01", "VALID", ["DOCUMENT_EXPIRES_SOON"]),
+        ("2026-05-31", "VALID", ["DOCUMENT_EXPIRES_SOON"]),
+        ("2026-06-01", "DOCUMENT_EXPIRED", []),
+    ],
+)
 def test_eligibility_certificate(core: Any, on: str, expected: str, warnings: list[str]) -> None:
     a = ask(core, by_number(on, "1", "1966-06-06", "eligibility_certificate", symbol="77"))
     assert (a["code"], a["warnings"]) == (expected, warnings)
@@ -437,7 +513,9 @@ def test_expires_soon_looks_at_the_document_that_ends_last() -> None:
     w.doc(1, 1, "eligibility_certificate", "2025-01-01", "2025-04-10")
     w.doc(2, 1, "eligibility_certificate", "2025-02-01", "2026-01-31")
     for core in w.cores().values():
-        assert ask(core, by_number("2025-04-01", "1", "1970-01-01", "eligibility_certificate"))["warnings"] == []
+        assert (
+            ask(core, by_number("2025-04-01", "1", "1970-01-01", "eligibility_certificate"))["warnings"] == []
+        )
 
 
 def test_info_notice_needs_the_card(core: Any) -> None:
@@ -445,7 +523,10 @@ def test_info_notice_needs_the_card(core: Any) -> None:
     assert (a["code"], a["validity"], a["qualification"]) == ("INFO_NOTICE_ALONE", None, None)
     a = ask(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice", identity_verified=False))
     assert a["code"] == "INFO_NOTICE_ALONE"
-    assert code(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice", identity_verified=True)) == "VALID"
+    assert (
+        code(core, by_number("2025-04-01", "1", "1970-01-20", "info_notice", identity_verified=True))
+        == "VALID"
+    )
 
 
 def test_info_notice_proxy_comes_first(core: Any) -> None:
@@ -472,13 +553,22 @@ def test_lost_comes_before_documents(core: Any) -> None:
 def test_outcome_table_matches_rules() -> None:
     table = {o.name: (o.eligible, o.validity, o.discloses) for o in _codes.OUTCOMES}
     assert table == {
-        "VALID": (True, 1, True), "VALID_MULTIPLE": (True, 5, True), "NOT_FOUND": (False, 4, False),
-        "AMBIGUOUS": (False, 5, False), "NOT_YET_EFFECTIVE": (False, 2, True), "LOST": (False, 2, True),
-        "SUPERSEDED": (False, 3, True), "NO_VALID_QUALIFICATION": (False, 2, True),
-        "DOCUMENT_NOT_ISSUED": (False, 1, True), "DOCUMENT_EXPIRED": (False, 1, True),
-        "INFO_NOTICE_ALONE": (False, None, False), "PROXY_NOT_ALLOWED": (False, None, False),
-        "CERTIFICATE_UNKNOWN": (False, None, False), "CERTIFICATE_INVALID": (False, None, False),
-        "FACE_AUTH_REQUIRED": (False, None, False), "NOT_REGISTERED": (False, None, False),
+        "VALID": (True, 1, True),
+        "VALID_MULTIPLE": (True, 5, True),
+        "NOT_FOUND": (False, 4, False),
+        "AMBIGUOUS": (False, 5, False),
+        "NOT_YET_EFFECTIVE": (False, 2, True),
+        "LOST": (False, 2, True),
+        "SUPERSEDED": (False, 3, True),
+        "NO_VALID_QUALIFICATION": (False, 2, True),
+        "DOCUMENT_NOT_ISSUED": (False, 1, True),
+        "DOCUMENT_EXPIRED": (False, 1, True),
+        "INFO_NOTICE_ALONE": (False, None, False),
+        "PROXY_NOT_ALLOWED": (False, None, False),
+        "CERTIFICATE_UNKNOWN": (False, None, False),
+        "CERTIFICATE_INVALID": (False, None, False),
+        "FACE_AUTH_REQUIRED": (False, None, False),
+        "NOT_REGISTERED": (False, None, False),
     }
     assert all(o.message and not o.message.isascii() for o in _codes.OUTCOMES)
 

@@ -32,36 +32,78 @@ def test_examples_load() -> None:
     assert "demo-key-clinic" not in repr(data.institutions)
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda w: w.person(2, "1970-02-30"), "persons.csv:3: birthdate: not a valid date (YYYY-MM-DD)"),
-    (lambda w: w.person(1, "1970-01-01"), "persons.csv:3: person_id: duplicate (first on line 2)"),
-    (lambda w: w.person(0, "1970-01-01"), "persons.csv:3: person_id: not an integer from 1 to 2^63-1"),
-    (lambda w: w.person(2**63, "1970-01-01"), "persons.csv:3: person_id: not an integer from 1 to 2^63-1"),
-    (lambda w: w.person(2, "1970-01-01", sex=4), "persons.csv:3: sex: must be one of 1, 2, 3"),
-    (lambda w: w.qual(2, 9, "2000-01-01"), "qualifications.csv:3: person_id: no such person in persons.csv"),
-    (lambda w: w.qual(2, 1, "2000-01-01", insurer=KENPO[:-1] + str((int(KENPO[-1]) + 1) % 10)),
-     "qualifications.csv:3: insurer_number: check digit does not match"),
-    (lambda w: w.qual(2, 1, "2000-01-01", insurer="01270024"),
-     "qualifications.csv:3: insurer_number: no such insurer in insurers.csv"),
-    (lambda w: w.qual(2, 1, "2000-01-01", number="", symbol="x"), "qualifications.csv:3: number: required"),
-    (lambda w: w.qual(2, 1, "2000-01-01", branch="1"), "qualifications.csv:3: branch: malformed"),
-    (lambda w: w.qual(2, 1, "2000-01-01", symbol="1" * 21), "qualifications.csv:3: symbol: wrong length"),
-    (lambda w: w.qual(2, 1, "2000-01-01", limit="C01"), "qualifications.csv:3: limit_category: must be A01-A06 or B01-B10"),
-    (lambda w: w.doc(1, 1, "legacy_card", "2024-12-02"),
-     "documents.csv:2: issued_on: no legacy card may be issued on or after 2024-12-02"),
-    (lambda w: w.doc(1, 1, "eligibility_certificate", "2025-01-01"),
-     "documents.csv:2: valid_until: required for an eligibility_certificate"),
-    (lambda w: w.doc(1, 7, "info_notice", "2025-01-01"),
-     "documents.csv:2: qualification_id: no such qualification in qualifications.csv"),
-    (lambda w: w.doc(1, 1, "paper", "2025-01-01"),
-     "documents.csv:2: kind: must be one of legacy_card, eligibility_certificate, info_notice"),
-    (lambda w: w.cert("XYZ", 1, "2020-01-01", "2025-01-01"), "certificates.csv:2: certificate_serial: malformed"),
-    (lambda w: (w.cert("ab", 1, "2020-01-01", "2025-01-01"), w.cert("AB", 1, "2020-01-01", "2025-01-01")),
-     "certificates.csv:3: certificate_serial: duplicate (first on line 2)"),
-    (lambda w: (w.reg(1, "2020-01-01"), w.reg(1, "2021-01-01")), "registrations.csv:3: person_id: duplicate (first on line 2)"),
-    (lambda w: w.files["institutions.csv"].append({"institution_code": "123", "name": "x", "api_key": "k"}),
-     "institutions.csv:3: institution_code: must be exactly 10 digits"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda w: w.person(2, "1970-02-30"), "persons.csv:3: birthdate: not a valid date (YYYY-MM-DD)"),
+        (lambda w: w.person(1, "1970-01-01"), "persons.csv:3: person_id: duplicate (first on line 2)"),
+        (lambda w: w.person(0, "1970-01-01"), "persons.csv:3: person_id: not an integer from 1 to 2^63-1"),
+        (
+            lambda w: w.person(2**63, "1970-01-01"),
+            "persons.csv:3: person_id: not an integer from 1 to 2^63-1",
+        ),
+        (lambda w: w.person(2, "1970-01-01", sex=4), "persons.csv:3: sex: must be one of 1, 2, 3"),
+        (
+            lambda w: w.qual(2, 9, "2000-01-01"),
+            "qualifications.csv:3: person_id: no such person in persons.csv",
+        ),
+        (
+            lambda w: w.qual(2, 1, "2000-01-01", insurer=KENPO[:-1] + str((int(KENPO[-1]) + 1) % 10)),
+            "qualifications.csv:3: insurer_number: check digit does not match",
+        ),
+        (
+            lambda w: w.qual(2, 1, "2000-01-01", insurer="01270024"),
+            "qualifications.csv:3: insurer_number: no such insurer in insurers.csv",
+        ),
+        (
+            lambda w: w.qual(2, 1, "2000-01-01", number="", symbol="x"),
+            "qualifications.csv:3: number: required",
+        ),
+        (lambda w: w.qual(2, 1, "2000-01-01", branch="1"), "qualifications.csv:3: branch: malformed"),
+        (lambda w: w.qual(2, 1, "2000-01-01", symbol="1" * 21), "qualifications.csv:3: symbol: wrong length"),
+        (
+            lambda w: w.qual(2, 1, "2000-01-01", limit="C01"),
+            "qualifications.csv:3: limit_category: must be A01-A06 or B01-B10",
+        ),
+        (
+            lambda w: w.doc(1, 1, "legacy_card", "2024-12-02"),
+            "documents.csv:2: issued_on: no legacy card may be issued on or after 2024-12-02",
+        ),
+        (
+            lambda w: w.doc(1, 1, "eligibility_certificate", "2025-01-01"),
+            "documents.csv:2: valid_until: required for an eligibility_certificate",
+        ),
+        (
+            lambda w: w.doc(1, 7, "info_notice", "2025-01-01"),
+            "documents.csv:2: qualification_id: no such qualification in qualifications.csv",
+        ),
+        (
+            lambda w: w.doc(1, 1, "paper", "2025-01-01"),
+            "documents.csv:2: kind: must be one of legacy_card, eligibility_certificate, info_notice",
+        ),
+        (
+            lambda w: w.cert("XYZ", 1, "2020-01-01", "2025-01-01"),
+            "certificates.csv:2: certificate_serial: malformed",
+        ),
+        (
+            lambda w: (
+                w.cert("ab", 1, "2020-01-01", "2025-01-01"),
+                w.cert("AB", 1, "2020-01-01", "2025-01-01"),
+            ),
+            "certificates.csv:3: certificate_serial: duplicate (first on line 2)",
+        ),
+        (
+            lambda w: (w.reg(1, "2020-01-01"), w.reg(1, "2021-01-01")),
+            "registrations.csv:3: person_id: duplicate (first on line 2)",
+        ),
+        (
+            lambda w: w.files["institutions.csv"].append(
+                {"institution_code": "123", "name": "x", "api_key": "k"}
+            ),
+            "institutions.csv:3: institution_code: must be exactly 10 digits",
+        ),
+    ],
+)
 def test_each_problem_is_reported(mutate: object, expected: str) -> None:
     w = base()
     mutate(w)  # type: ignore[operator]

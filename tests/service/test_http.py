@@ -20,9 +20,16 @@ from service.state import generation_from
 from tests.conftest import EXAMPLES
 
 KEY = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
-GOOD = {"institution_code": "2710000019", "confirmation_date": "2025-04-01", "presented": "unspecified",
-        "insurer_number": "06270011", "symbol": "7-10", "number": "123", "birthdate": "1970-01-20",
-        "branch": "00"}
+GOOD = {
+    "institution_code": "2710000019",
+    "confirmation_date": "2025-04-01",
+    "presented": "unspecified",
+    "insurer_number": "06270011",
+    "symbol": "7-10",
+    "number": "123",
+    "birthdate": "1970-01-20",
+    "branch": "00",
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +55,20 @@ def test_valid_answer_shape(client: TestClient) -> None:
     assert r.status_code == 200 and body["code"] == "VALID"
     assert body["request_id"] == "abc.DEF_1:2-3" == r.headers["x-request-id"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+09:00", body["checked_at"])
-    assert list(body) == ["request_id", "checked_at", "confirmation_date", "eligible", "code", "validity",
-                          "message", "warnings", "person", "qualification", "alternatives", "snapshot"]
+    assert list(body) == [
+        "request_id",
+        "checked_at",
+        "confirmation_date",
+        "eligible",
+        "code",
+        "validity",
+        "message",
+        "warnings",
+        "person",
+        "qualification",
+        "alternatives",
+        "snapshot",
+    ]
     assert body["snapshot"]["applied_change_seq"] == 0 and body["snapshot"]["version"]
 
 
@@ -69,13 +88,16 @@ def test_default_confirmation_date_is_today_in_tokyo(client: TestClient) -> None
     assert body["confirmation_date"] == date.fromordinal(tokyo_today()).isoformat()
 
 
-@pytest.mark.parametrize(("headers", "status", "code"), [
-    ({"Content-Type": "application/json"}, 401, "UNAUTHENTICATED"),
-    ({**KEY, "Authorization": "Bearer nope"}, 401, "UNAUTHENTICATED"),
-    ({**KEY, "Authorization": "Basic demo-key-clinic"}, 401, "UNAUTHENTICATED"),
-    ({**KEY, "Content-Type": "text/plain"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
-    ({"Authorization": "Bearer demo-key-clinic"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
-])
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"Content-Type": "application/json"}, 401, "UNAUTHENTICATED"),
+        ({**KEY, "Authorization": "Bearer nope"}, 401, "UNAUTHENTICATED"),
+        ({**KEY, "Authorization": "Basic demo-key-clinic"}, 401, "UNAUTHENTICATED"),
+        ({**KEY, "Content-Type": "text/plain"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ({"Authorization": "Bearer demo-key-clinic"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ],
+)
 def test_auth_and_media_type(client: TestClient, headers: dict[str, str], status: int, code: str) -> None:
     r = post(client, GOOD, headers)
     assert error_of(r)[:2] == (status, code)
@@ -99,7 +121,7 @@ def test_check_order(client: TestClient) -> None:
     assert error_of(post(client, bad))[:2] == (422, "VALIDATION_ERROR")  # 422 before 403
 
 
-@pytest.mark.parametrize("raw", [b"{oops", b"[]", b"\"x\"", b"\xff\xfe{}", b"", b"null", b"{\"a\": 1e999}"])
+@pytest.mark.parametrize("raw", [b"{oops", b"[]", b'"x"', b"\xff\xfe{}", b"", b"null", b'{"a": 1e999}'])
 def test_malformed_json(client: TestClient, raw: bytes) -> None:
     assert error_of(post(client, raw))[:2] == (400, "MALFORMED_JSON")
 
@@ -117,36 +139,45 @@ def test_size_limits(client: TestClient) -> None:
 TODAY = date.fromordinal(tokyo_today())
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"presented": None}, ["presented:REQUIRED"]),
-    ({"presented": "passport"}, ["presented:FORMAT"]),
-    ({"number": 123}, ["number:FORMAT"]),
-    ({"number": ""}, ["number:LENGTH"]),
-    ({"number": "　"}, ["number:LENGTH"]),
-    ({"symbol": "1" * 21}, ["symbol:LENGTH"]),
-    ({"symbol": "7\u200b10"}, ["symbol:FORMAT"]),
-    ({"insurer_number": "06270014"}, ["insurer_number:CHECK_DIGIT"]),
-    ({"insurer_number": "0627001"}, ["insurer_number:FORMAT"]),
-    ({"branch": "1"}, ["branch:FORMAT"]),
-    ({"birthdate": "1970-13-01"}, ["birthdate:FORMAT"]),
-    ({"birthdate": None}, ["birthdate:REQUIRED"]),
-    ({"confirmation_date": "1999-12-31"}, ["confirmation_date:RANGE"]),
-    ({"confirmation_date": (TODAY + timedelta(days=367)).isoformat()}, ["confirmation_date:RANGE"]),
-    ({"confirmation_date": "2025-02-29"}, ["confirmation_date:FORMAT"]),
-    ({"proxy": "yes"}, ["proxy:FORMAT"]),
-    ({"consent": True}, ["consent:FORMAT"]),
-    ({"consent": {"limit_info": 1}}, ["consent.limit_info:FORMAT"]),
-    ({"institution_code": "271000001"}, ["institution_code:FORMAT"]),
-    ({"institution_code": None}, ["institution_code:REQUIRED"]),
-    ({"presented": "myna_card"}, ["certificate_serial:REQUIRED", "auth_method:REQUIRED"]),
-    ({"presented": "myna_card", "certificate_serial": "Z1", "auth_method": "iris"},
-     ["certificate_serial:FORMAT", "auth_method:FORMAT"]),
-    ({"presented": "myna_card", "certificate_serial": "A" * 33, "auth_method": "pin"},
-     ["certificate_serial:LENGTH"]),
-    ({"presented": "info_notice", "identity_verified": "true"}, ["identity_verified:FORMAT"]),
-    ({"number": None, "birthdate": 19700120}, ["number:REQUIRED", "birthdate:FORMAT"]),
-])
-def test_validation_errors_name_the_field(client: TestClient, change: dict[str, Any], expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"presented": None}, ["presented:REQUIRED"]),
+        ({"presented": "passport"}, ["presented:FORMAT"]),
+        ({"number": 123}, ["number:FORMAT"]),
+        ({"number": ""}, ["number:LENGTH"]),
+        ({"number": "　"}, ["number:LENGTH"]),
+        ({"symbol": "1" * 21}, ["symbol:LENGTH"]),
+        ({"symbol": "7\u200b10"}, ["symbol:FORMAT"]),
+        ({"insurer_number": "06270014"}, ["insurer_number:CHECK_DIGIT"]),
+        ({"insurer_number": "0627001"}, ["insurer_number:FORMAT"]),
+        ({"branch": "1"}, ["branch:FORMAT"]),
+        ({"birthdate": "1970-13-01"}, ["birthdate:FORMAT"]),
+        ({"birthdate": None}, ["birthdate:REQUIRED"]),
+        ({"confirmation_date": "1999-12-31"}, ["confirmation_date:RANGE"]),
+        ({"confirmation_date": (TODAY + timedelta(days=367)).isoformat()}, ["confirmation_date:RANGE"]),
+        ({"confirmation_date": "2025-02-29"}, ["confirmation_date:FORMAT"]),
+        ({"proxy": "yes"}, ["proxy:FORMAT"]),
+        ({"consent": True}, ["consent:FORMAT"]),
+        ({"consent": {"limit_info": 1}}, ["consent.limit_info:FORMAT"]),
+        ({"institution_code": "271000001"}, ["institution_code:FORMAT"]),
+        ({"institution_code": None}, ["institution_code:REQUIRED"]),
+        ({"presented": "myna_card"}, ["certificate_serial:REQUIRED", "auth_method:REQUIRED"]),
+        (
+            {"presented": "myna_card", "certificate_serial": "Z1", "auth_method": "iris"},
+            ["certificate_serial:FORMAT", "auth_method:FORMAT"],
+        ),
+        (
+            {"presented": "myna_card", "certificate_serial": "A" * 33, "auth_method": "pin"},
+            ["certificate_serial:LENGTH"],
+        ),
+        ({"presented": "info_notice", "identity_verified": "true"}, ["identity_verified:FORMAT"]),
+        ({"number": None, "birthdate": 19700120}, ["number:REQUIRED", "birthdate:FORMAT"]),
+    ],
+)
+def test_validation_errors_name_the_field(
+    client: TestClient, change: dict[str, Any], expected: list[str]
+) -> None:
     body = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     r = post(client, body)
     status, code, fields = error_of(r)
@@ -172,8 +203,11 @@ def test_batch(client: TestClient) -> None:
         {"presented": "unspecified", "number": 5},
         "not an object",
     ]
-    r = post(client, {"institution_code": "2710000019", "confirmation_date": "2025-04-01", "items": items},
-             batch=True)
+    r = post(
+        client,
+        {"institution_code": "2710000019", "confirmation_date": "2025-04-01", "items": items},
+        batch=True,
+    )
     body = r.json()
     assert r.status_code == 200 and list(body) == ["request_id", "checked_at", "results", "snapshot"]
     first, second, third, fourth = body["results"]
@@ -185,15 +219,23 @@ def test_batch(client: TestClient) -> None:
     assert fourth["error"]["fields"][0]["field"] == "item"
 
 
-@pytest.mark.parametrize(("body", "status", "fields"), [
-    ({"items": []}, 422, ["institution_code:REQUIRED"]),
-    ({"institution_code": "2710000019"}, 422, ["items:REQUIRED"]),
-    ({"institution_code": "2710000019", "items": {}}, 422, ["items:FORMAT"]),
-    ({"institution_code": "2710000019", "items": [], "confirmation_date": "1990-01-01"}, 422,
-     ["confirmation_date:RANGE"]),
-    ({"institution_code": "2740000029", "items": []}, 403, []),
-])
-def test_batch_top_level_errors(client: TestClient, body: dict[str, Any], status: int, fields: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "fields"),
+    [
+        ({"items": []}, 422, ["institution_code:REQUIRED"]),
+        ({"institution_code": "2710000019"}, 422, ["items:REQUIRED"]),
+        ({"institution_code": "2710000019", "items": {}}, 422, ["items:FORMAT"]),
+        (
+            {"institution_code": "2710000019", "items": [], "confirmation_date": "1990-01-01"},
+            422,
+            ["confirmation_date:RANGE"],
+        ),
+        ({"institution_code": "2740000029", "items": []}, 403, []),
+    ],
+)
+def test_batch_top_level_errors(
+    client: TestClient, body: dict[str, Any], status: int, fields: list[str]
+) -> None:
     r = post(client, body, batch=True)
     assert error_of(r)[0] == status and error_of(r)[2] == fields
 
@@ -203,8 +245,15 @@ def test_operations_endpoints(client: TestClient) -> None:
     assert client.get("/v1/readyz").status_code == 200
     snap = client.get("/v1/snapshot").json()
     assert snap["persons"] == 11 and snap["qualifications"] == 14 and snap["source"] == "csv"
-    assert set(snap) == {"version", "source", "loaded_at", "persons", "qualifications", "applied_change_seq",
-                         "lag_seconds"}
+    assert set(snap) == {
+        "version",
+        "source",
+        "loaded_at",
+        "persons",
+        "qualifications",
+        "applied_change_seq",
+        "lag_seconds",
+    }
     post(client, GOOD)
     text = client.get("/metrics").text
     assert re.search(r'onshi_requests_total\{code="200",endpoint="/v1/confirmations"\} [1-9]', text)
@@ -220,19 +269,39 @@ def test_get_on_a_hot_route_is_405_not_500(client: TestClient) -> None:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=15),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=5,
 )
-FIELDS = ["institution_code", "confirmation_date", "presented", "certificate_serial", "auth_method",
-          "insurer_number", "symbol", "number", "branch", "birthdate", "identity_verified", "proxy", "consent"]
+FIELDS = [
+    "institution_code",
+    "confirmation_date",
+    "presented",
+    "certificate_serial",
+    "auth_method",
+    "insurer_number",
+    "symbol",
+    "number",
+    "branch",
+    "birthdate",
+    "identity_verified",
+    "proxy",
+    "consent",
+]
 
 
 @settings(max_examples=300)
-@given(st.fixed_dictionaries({}, optional={f: JSON for f in FIELDS}),
-       st.sampled_from(["myna_card", "legacy_card", "info_notice", "unspecified", None]))
-def test_random_json_never_gets_a_5xx(client: TestClient, fields: dict[str, Any], presented: str | None) -> None:
+@given(
+    st.fixed_dictionaries({}, optional={f: JSON for f in FIELDS}),
+    st.sampled_from(["myna_card", "legacy_card", "info_notice", "unspecified", None]),
+)
+def test_random_json_never_gets_a_5xx(
+    client: TestClient, fields: dict[str, Any], presented: str | None
+) -> None:
     body = {**GOOD, **({"presented": presented} if presented else {}), **fields}
     single = post(client, body)
     answer = single.json()

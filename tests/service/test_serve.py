@@ -42,7 +42,9 @@ def server(tmp_path: Path) -> Iterator[str]:
     with (tmp_path / "serve.log").open("wb") as log:
         process = subprocess.Popen(
             [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, process)
@@ -53,8 +55,12 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_public_examples_pass(server: str) -> None:
-    result = subprocess.run([sys.executable, str(EXAMPLES / "check.py"), "--url", server, "--batch"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "check.py"), "--url", server, "--batch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout
     assert result.stdout.strip().splitlines()[-1].endswith(" 0 failed")
 
@@ -67,8 +73,12 @@ def test_invalid_data_exits_non_zero_with_every_problem(tmp_path: Path) -> None:
     persons = folder / "persons.csv"
     persons.write_text(persons.read_text(encoding="utf-8") + "12,x,,9,1970-02-30\n", encoding="utf-8")
     port = free_port()
-    result = subprocess.run([str(ONSHI), "serve", "--data", str(folder), "--port", str(port)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(ONSHI), "serve", "--data", str(folder), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "persons.csv:13: sex: must be one of 1, 2, 3" in result.stderr
     assert "persons.csv:13: birthdate: not a valid date (YYYY-MM-DD)" in result.stderr
