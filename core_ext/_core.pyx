@@ -17,7 +17,7 @@ from ._codes import OUTCOMES
 from ._request import check_batch, check_institution_code, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 
-# Mirrors of _codes constants (checked equal by the tests).
+# Mirrors of _codes constants; any drift shows in the differential tests against the twin.
 cdef enum:
     MYNA_CARD = 0
     LEGACY_CARD = 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from core_ext._text import insurer_check_digit
 from service.clock import tokyo_today
-from service.dataset import DataSet, Row, validate
+from service.dataset import FILES, DataSet, Row, validate
 
 SEED = 20241202
 DEMO_INSTITUTION = "1310000019"
@@ -68,18 +68,7 @@ def demo_sources(members: int, today: date | None = None) -> dict[str, list[tupl
     """Rows of all seven files for about `members` persons."""
     rng = random.Random(SEED)
     today = today or date.fromordinal(tokyo_today())
-    rows: dict[str, list[dict[str, Any]]] = {
-        name: []
-        for name in (
-            "insurers.csv",
-            "persons.csv",
-            "qualifications.csv",
-            "documents.csv",
-            "certificates.csv",
-            "registrations.csv",
-            "institutions.csv",
-        )
-    }
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in FILES}
     for number, name, cutoff, _ in [*INSURERS, (*LATE_ELDERLY, 0)]:
         rows["insurers.csv"].append(
             {"insurer_number": number, "name": name, "legacy_card_valid_until": cutoff}

@@ -28,6 +28,7 @@ from core_ext._build import (
 )
 from core_ext._codes import OUTCOMES
 from tests.population import INSTITUTION, KENPO, KOKUHO, KOUKI, day
+from tests.strategies import JSON_VALUES, REQUEST_FIELDS
 
 pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="compiled core not built")
 
@@ -204,26 +205,6 @@ def test_batches_agree(data: st.DataObject) -> None:
     assert answers(py, body, True) == answers(c, body, True)
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=6,
-)
-FIELDS = [
-    "institution_code",
-    "confirmation_date",
-    "presented",
-    "certificate_serial",
-    "auth_method",
-    "insurer_number",
-    "symbol",
-    "number",
-    "branch",
-    "birthdate",
-    "identity_verified",
-    "proxy",
-    "consent",
-]
 TRICKY_TEXT = st.sampled_from(
     [
         "",
@@ -246,7 +227,7 @@ TRICKY_TEXT = st.sampled_from(
 
 
 @settings(max_examples=400)
-@given(st.fixed_dictionaries({}, optional={f: JSON | TRICKY_TEXT for f in FIELDS}))
+@given(st.fixed_dictionaries({}, optional={f: JSON_VALUES | TRICKY_TEXT for f in REQUEST_FIELDS}))
 def test_arbitrary_requests_agree(request: dict[str, Any]) -> None:
     tables = Tables(insurers=[InsurerRow(n, "保険者", None) for n in INSURERS])
     py, c = both(tables)

@@ -18,6 +18,7 @@ from service.dataset import load_dir
 from service.settings import Settings
 from service.state import generation_from
 from tests.conftest import EXAMPLES
+from tests.strategies import JSON_VALUES, REQUEST_FIELDS
 
 KEY = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
 GOOD = {
@@ -268,35 +269,9 @@ def test_get_on_a_hot_route_is_405_not_500(client: TestClient) -> None:
     assert client.get("/v1/confirmations").status_code == 405
 
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=15),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=5,
-)
-FIELDS = [
-    "institution_code",
-    "confirmation_date",
-    "presented",
-    "certificate_serial",
-    "auth_method",
-    "insurer_number",
-    "symbol",
-    "number",
-    "branch",
-    "birthdate",
-    "identity_verified",
-    "proxy",
-    "consent",
-]
-
-
 @settings(max_examples=300)
 @given(
-    st.fixed_dictionaries({}, optional={f: JSON for f in FIELDS}),
+    st.fixed_dictionaries({}, optional={f: JSON_VALUES for f in REQUEST_FIELDS}),
     st.sampled_from(["myna_card", "legacy_card", "info_notice", "unspecified", None]),
 )
 def test_random_json_never_gets_a_5xx(
