@@ -29,7 +29,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.demo import DEMO_API_KEY, DEMO_INSTITUTION, demo_sources  # noqa: E402
+from service.demo import DEMO_API_KEY, demo_sources, number_path_request  # noqa: E402
 
 LUA = """
 local bodies = {}
@@ -70,19 +70,7 @@ def number_path_bodies(count: int) -> list[bytes]:
     rng = random.Random(7)
     bodies = []
     for q in rng.sample(quals, count):
-        bodies.append(
-            orjson.dumps(
-                {
-                    "institution_code": DEMO_INSTITUTION,
-                    "presented": "unspecified",
-                    "insurer_number": q["insurer_number"],
-                    "symbol": q["symbol"] or "",
-                    "number": q["number"],
-                    "branch": q["branch"] or "",
-                    "birthdate": birth[q["person_id"]],
-                }
-            )
-        )
+        bodies.append(orjson.dumps(number_path_request(q, birth[q["person_id"]])))
     return bodies
 
 

@@ -252,17 +252,21 @@ def demo_dataset(members: int = 100_000, today: date | None = None) -> DataSet:
     return validate(demo_sources(members, today))  # type: ignore[arg-type]
 
 
+def number_path_request(qualification: Row, birthdate: str | None) -> dict[str, Any]:
+    """An `unspecified` number-path request for one demo qualification row."""
+    return {
+        "institution_code": DEMO_INSTITUTION,
+        "presented": "unspecified",
+        "insurer_number": qualification["insurer_number"],
+        "symbol": qualification["symbol"] or "",
+        "number": qualification["number"],
+        "branch": qualification["branch"] or "",
+        "birthdate": birthdate,
+    }
+
+
 def sample_request() -> dict[str, Any]:
     """A number-path request for the first demo household, for the printed curl line."""
     sources = demo_sources(1)
     q = [row for _, row in sources["qualifications.csv"] if row["person_id"] == "1"][-1]
-    p = sources["persons.csv"][0][1]
-    return {
-        "institution_code": DEMO_INSTITUTION,
-        "presented": "unspecified",
-        "insurer_number": q["insurer_number"],
-        "symbol": q["symbol"] or "",
-        "number": q["number"],
-        "branch": q["branch"] or "",
-        "birthdate": p["birthdate"],
-    }
+    return number_path_request(q, sources["persons.csv"][0][1]["birthdate"])
