@@ -7,7 +7,7 @@ without building Python objects; anything else goes through the shared
 """
 
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, uint64_t
 from libc.string cimport memcmp
 
 import orjson
@@ -62,7 +62,6 @@ cdef tuple CODE_ELIGIBLE = tuple(o.eligible for o in OUTCOMES)
 cdef tuple CODE_VALIDITY = tuple(o.validity for o in OUTCOMES)
 cdef tuple CODE_DISCLOSES = tuple(o.discloses for o in OUTCOMES)
 cdef tuple CODE_MESSAGES = tuple(o.message for o in OUTCOMES)
-cdef list NO_WARNINGS_TEMPLATE = []
 
 
 # ------------------------------------------------------------------- dates

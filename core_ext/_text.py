@@ -12,7 +12,6 @@ from datetime import date
 
 # Day numbers: "no end" is a day after every representable date.
 NO_END = 10_000_000
-NO_START = -1  # before every date: "never registered" uses NO_END as its start instead
 
 # The Unicode White_Space property (RULES.md §2: "remove every white-space character").
 WHITE_SPACE = frozenset(

@@ -142,9 +142,10 @@ def serve(args: argparse.Namespace) -> int:
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return 0
     del dataset  # each worker loads its own copy (shared snapshot files arrive later)
-    os.environ.update({"ONSHI_DATA": settings.data or "", "ONSHI_DEMO": "true" if settings.demo else "false"})
-    if not settings.data:
-        os.environ.pop("ONSHI_DATA")
+    # Workers read their settings from the environment: hand them the chosen source.
+    os.environ["ONSHI_DEMO"] = "true" if settings.demo else "false"
+    if settings.data:
+        os.environ["ONSHI_DATA"] = settings.data
     uvicorn.run("service.app:app_factory", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     return 0
 
