@@ -21,6 +21,12 @@ cdef struct Req:
     int birthdate
 
 
+cdef struct Buf:
+    char* p                # malloc'd answer being written
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
 cdef struct Decision:
     int code
     int qual               # -1 = nothing to disclose
@@ -32,9 +38,8 @@ cdef class Core:
     cdef object _arena_ref
     cdef const unsigned char* arena
     cdef dict insurer_index
-    cdef list insurer_numbers
-    cdef list insurer_names
-    cdef list limit_names
+    cdef list insurer_json     # per insurer: b',"insurer_number":…,"insurer_name":…'
+    cdef list limit_json       # per limit category: its name as a JSON string
     cdef const int8_t[::1] insurer_late
     cdef const int64_t[::1] p_id
     cdef const int32_t[::1] p_birth
@@ -85,8 +90,7 @@ cdef class Core:
     cdef bint _registered(self, int p, int day)
     cdef Decision _card_path(self, const Req* r)
     cdef Decision _number_path(self, const Req* r)
-    cdef object _text(self, const int32_t[::1] pairs, Py_ssize_t i)
-    cdef dict _person(self, int p)
-    cdef dict _qualification(self, int q, int day, bint limit_consent)
-    cdef list _alternatives(self, int p, int first, int day, bint limit_consent)
-    cdef dict _result(self, const Req* r, str checked_at, bint stale)
+    cdef int _put_text(self, Buf* b, const int32_t[::1] pairs, Py_ssize_t i) except -1
+    cdef int _put_person(self, Buf* b, int p) except -1
+    cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
+    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale) except -1

@@ -6,13 +6,15 @@ without building Python objects; anything else goes through the shared
 `_request.parse_item`, so both cores agree on every error and normalisation.
 """
 
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int32_t, uint64_t
-from libc.string cimport memcmp
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy
 
 import orjson
 
-from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
+from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS, json_fields
 from ._codes import OUTCOMES
 from ._request import check_batch, check_institution_code, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
@@ -57,11 +59,12 @@ cdef dict PRESENTED = {"myna_card": MYNA_CARD, "legacy_card": LEGACY_CARD,
                        "eligibility_certificate": ELIGIBILITY_CERTIFICATE,
                        "info_notice": INFO_NOTICE, "unspecified": UNSPECIFIED}
 cdef dict AUTH_METHODS = {"face": 0, "pin": 1, "visual": 2}
-cdef tuple CODE_NAMES = tuple(o.name for o in OUTCOMES)
-cdef tuple CODE_ELIGIBLE = tuple(o.eligible for o in OUTCOMES)
-cdef tuple CODE_VALIDITY = tuple(o.validity for o in OUTCOMES)
 cdef tuple CODE_DISCLOSES = tuple(o.discloses for o in OUTCOMES)
-cdef tuple CODE_MESSAGES = tuple(o.message for o in OUTCOMES)
+# ',"eligible":…,"code":…,"validity":…,"message":…' for each code, encoded once.
+cdef tuple CODE_JSON = tuple(
+    json_fields({"eligible": o.eligible, "code": o.name, "validity": o.validity, "message": o.message})
+    for o in OUTCOMES)
+cdef const char* HEX = b"0123456789abcdef"
 
 
 # ------------------------------------------------------------------- dates
@@ -104,8 +107,8 @@ cdef inline int parse_day_ascii(const char* s, Py_ssize_t n) nogil:
     return days_from_civil(y, m, d)
 
 
-cdef str format_day(int day):
-    """A day number as YYYY-MM-DD."""
+cdef void write_day(int day, char* buf) noexcept nogil:
+    """A day number as the 10 characters YYYY-MM-DD."""
     cdef int z = day - EPOCH_ORDINAL + 719468
     cdef int era = z // 146097
     cdef int doe = z - era * 146097
@@ -115,7 +118,6 @@ cdef str format_day(int day):
     cdef int mp = (5 * doy + 2) // 153
     cdef int d = doy - (153 * mp + 2) // 5 + 1
     cdef int m = mp + (3 if mp < 10 else -9)
-    cdef char buf[10]
     y += m <= 2
     buf[0] = 48 + y // 1000
     buf[1] = 48 + (y // 100) % 10
@@ -127,7 +129,6 @@ cdef str format_day(int day):
     buf[7] = b'-'
     buf[8] = 48 + d // 10
     buf[9] = 48 + d % 10
-    return buf[:10].decode('ascii')
 
 
 # ------------------------------------------------------------------ hashing
@@ -178,6 +179,109 @@ cdef inline bint plain_ascii(const char* s, Py_ssize_t n) nogil:
     return True
 
 
+
+# ------------------------------------------------------------------ output
+
+cdef int buf_init(Buf* b, Py_ssize_t cap) except -1:
+    b.p = <char*>malloc(cap)
+    if b.p == NULL:
+        raise MemoryError()
+    b.n = 0
+    b.cap = cap
+    return 0
+
+
+cdef int grow(Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap = b.cap * 2
+    if cap < b.n + extra:
+        cap = b.n + extra
+    cdef char* p = <char*>realloc(b.p, cap)
+    if p == NULL:
+        raise MemoryError()
+    b.p = p
+    b.cap = cap
+    return 0
+
+
+cdef inline int put(Buf* b, const char* s, Py_ssize_t n) except -1:
+    if b.n + n > b.cap:
+        grow(b, n)
+    memcpy(b.p + b.n, s, n)
+    b.n += n
+    return 0
+
+
+cdef inline int put_bytes(Buf* b, bytes s) except -1:
+    return put(b, PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s))
+
+
+cdef inline int put_bool(Buf* b, bint v) except -1:
+    if v:
+        return put(b, b"true", 4)
+    return put(b, b"false", 5)
+
+
+cdef int put_int(Buf* b, long long v) except -1:
+    cdef char tmp[24]
+    cdef int i = 24
+    cdef bint negative = v < 0
+    cdef unsigned long long u = <unsigned long long>(-v) if negative else <unsigned long long>v
+    while True:
+        i -= 1
+        tmp[i] = 48 + u % 10
+        u //= 10
+        if u == 0:
+            break
+    if negative:
+        i -= 1
+        tmp[i] = b'-'
+    return put(b, tmp + i, 24 - i)
+
+
+cdef inline int put_digits2(Buf* b, int v) except -1:
+    cdef char tmp[2]
+    tmp[0] = 48 + v // 10
+    tmp[1] = 48 + v % 10
+    return put(b, tmp, 2)
+
+
+cdef int put_day(Buf* b, int day) except -1:
+    """A day number as a quoted YYYY-MM-DD."""
+    cdef char tmp[12]
+    tmp[0] = b'"'
+    write_day(day, tmp + 1)
+    tmp[11] = b'"'
+    return put(b, tmp, 12)
+
+
+cdef int put_json_string(Buf* b, const char* s, Py_ssize_t n) except -1:
+    """A quoted JSON string from valid UTF-8: only quote, backslash and controls need escapes."""
+    cdef Py_ssize_t i, start = 0
+    cdef unsigned char c
+    cdef char esc[6]
+    put(b, b'"', 1)
+    for i in range(n):
+        c = <unsigned char>s[i]
+        if c >= 0x20 and c != 0x22 and c != 0x5C:
+            continue
+        put(b, s + start, i - start)
+        start = i + 1
+        if c == 0x22 or c == 0x5C:
+            esc[0] = b'\\'
+            esc[1] = c
+            put(b, esc, 2)
+        else:
+            esc[0] = b'\\'
+            esc[1] = b'u'
+            esc[2] = b'0'
+            esc[3] = b'0'
+            esc[4] = HEX[c >> 4]
+            esc[5] = HEX[c & 15]
+            put(b, esc, 6)
+    put(b, s + start, n - start)
+    return put(b, b'"', 1)
+
+
 # --------------------------------------------------------------------- core
 
 cdef class Core:
@@ -188,9 +292,10 @@ cdef class Core:
         self._arena_ref = data.arena
         self.arena = <const unsigned char*>(<bytes>self._arena_ref)
         self.insurer_index = data.insurer_index
-        self.insurer_numbers = data.insurer_numbers
-        self.insurer_names = data.insurer_names
-        self.limit_names = data.limit_names
+        self.insurer_json = [
+            json_fields({"insurer_number": number, "insurer_name": name})
+            for number, name in zip(data.insurer_numbers, data.insurer_names)]
+        self.limit_json = [orjson.dumps(name) for name in data.limit_names]
         self.insurer_late = data.insurer_late
         self.p_id = data.p_id
         self.p_birth = data.p_birth
@@ -552,19 +657,27 @@ cdef class Core:
         return out
 
     # ------------------------------------------------------------ answers
+    # Answers are written straight into one byte buffer: no dicts, no str objects,
+    # no serializer pass.  Everything fixed is encoded once (module or __init__).
 
-    cdef object _text(self, const int32_t[::1] pairs, Py_ssize_t i):
-        return PyUnicode_DecodeUTF8(<const char*>self.arena + pairs[2 * i], pairs[2 * i + 1], NULL)
+    cdef int _put_text(self, Buf* b, const int32_t[::1] pairs, Py_ssize_t i) except -1:
+        return put_json_string(b, <const char*>self.arena + pairs[2 * i], pairs[2 * i + 1])
 
-    cdef dict _person(self, int p):
-        return {
-            "name": self._text(self.p_name, p),
-            "name_kana": self._text(self.p_kana, p) if self.p_kana[2 * p + 1] >= 0 else None,
-            "sex": self.p_sex[p],
-            "birthdate": format_day(self.p_birth[p]),
-        }
+    cdef int _put_person(self, Buf* b, int p) except -1:
+        put(b, b'{"name":', 8)
+        self._put_text(b, self.p_name, p)
+        put(b, b',"name_kana":', 13)
+        if self.p_kana[2 * p + 1] >= 0:
+            self._put_text(b, self.p_kana, p)
+        else:
+            put(b, b"null", 4)
+        put(b, b',"sex":', 7)
+        put_int(b, self.p_sex[p])
+        put(b, b',"birthdate":', 13)
+        put_day(b, self.p_birth[p])
+        return put(b, b"}", 1)
 
-    cdef dict _qualification(self, int q, int day, bint limit_consent):
+    cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1:
         cdef int p = self.q_person[q], ins = self.q_insurer[q], branch = self.q_branch[q]
         cdef int income = self.q_income[q], copay, limit
         cdef bint late = self.insurer_late[ins]
@@ -578,76 +691,99 @@ cdef class Core:
             copay = 20
         else:
             copay = 30
-        answer = {
-            "qualification_id": self.q_id[q],
-            "insurer_number": self.insurer_numbers[ins],
-            "insurer_name": self.insurer_names[ins],
-            "symbol": self._text(self.q_symbol, q),
-            "number": self._text(self.q_number, q),
-            "branch": None if branch < 0 else f"{branch:02d}",
-            "relationship": self.q_relationship[q],
-            "acquired_on": format_day(self.q_acquired[q]),
-            "lost_on": None if self.q_lost[q] == NO_END else format_day(self.q_lost[q]),
-            "copay_percent": copay,
-            "preschool": preschool,
-            "elderly_recipient": elderly,
-            "late_elderly": late,
-        }
+        put(b, b'{"qualification_id":', 20)
+        put_int(b, self.q_id[q])
+        put_bytes(b, self.insurer_json[ins])  # ,"insurer_number":…,"insurer_name":…
+        put(b, b',"symbol":', 10)
+        self._put_text(b, self.q_symbol, q)
+        put(b, b',"number":', 10)
+        self._put_text(b, self.q_number, q)
+        if branch < 0:
+            put(b, b',"branch":null', 14)
+        else:
+            put(b, b',"branch":"', 11)
+            put_digits2(b, branch)
+            put(b, b'"', 1)
+        put(b, b',"relationship":', 16)
+        put_int(b, self.q_relationship[q])
+        put(b, b',"acquired_on":', 15)
+        put_day(b, self.q_acquired[q])
+        put(b, b',"lost_on":', 11)
+        if self.q_lost[q] == NO_END:
+            put(b, b"null", 4)
+        else:
+            put_day(b, self.q_lost[q])
+        put(b, b',"copay_percent":', 17)
+        put_int(b, copay)
+        put(b, b',"preschool":', 13)
+        put_bool(b, preschool)
+        put(b, b',"elderly_recipient":', 21)
+        put_bool(b, elderly)
+        put(b, b',"late_elderly":', 16)
+        put_bool(b, late)
         if limit_consent:
             limit = self.q_limit[q]
-            answer["limit_category"] = None if limit < 0 else self.limit_names[limit]
-        return answer
+            put(b, b',"limit_category":', 18)
+            if limit < 0:
+                put(b, b"null", 4)
+            else:
+                put_bytes(b, self.limit_json[limit])
+        return put(b, b"}", 1)
 
-    cdef list _alternatives(self, int p, int first, int day, bint limit_consent):
-        """The person's other qualifications in force on `day`, latest first."""
-        cdef list out = []
-        cdef int q
-        for q in range(first - 1, self.p_qual[p] - 1, -1):
-            if self._in_force(q, day):
-                out.append(self._qualification(q, day, limit_consent))
-        return out
-
-    cdef dict _result(self, const Req* r, str checked_at, bint stale):
+    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale) except -1:
+        """The fields of one result, from "checked_at" to "alternatives", without braces."""
         cdef Decision dec
+        cdef int q, p
+        cdef bint first = True
         if r.presented == MYNA_CARD:
             dec = self._card_path(r)
         else:
             dec = self._number_path(r)
         self.counts[dec.code] += 1
-        cdef list warnings = []
+        put(b, b'"checked_at":', 13)
+        put_bytes(b, checked_at)
+        put(b, b',"confirmation_date":', 21)
+        put_day(b, r.day)
+        put_bytes(b, <bytes>CODE_JSON[dec.code])  # ,"eligible":…,"message":…
+        put(b, b',"warnings":[', 13)
         if dec.warnings & W_GRACE:
-            warnings.append("CERTIFICATE_GRACE_PERIOD")
+            put(b, b'"CERTIFICATE_GRACE_PERIOD"', 26)
+            first = False
         if dec.warnings & W_SOON:
-            warnings.append("DOCUMENT_EXPIRES_SOON")
+            if not first:
+                put(b, b",", 1)
+            put(b, b'"DOCUMENT_EXPIRES_SOON"', 23)
+            first = False
         if stale:
-            warnings.append("SNAPSHOT_STALE")
-        person = qualification = None
-        cdef list alternatives = []
-        if CODE_DISCLOSES[dec.code] and dec.qual >= 0:
-            person = self._person(self.q_person[dec.qual])
-            qualification = self._qualification(dec.qual, r.day, r.limit_consent)
-            if dec.code == VALID_MULTIPLE:
-                alternatives = self._alternatives(self.q_person[dec.qual], dec.qual, r.day,
-                                                  r.limit_consent)
-        return {
-            "checked_at": checked_at,
-            "confirmation_date": format_day(r.day),
-            "eligible": CODE_ELIGIBLE[dec.code],
-            "code": CODE_NAMES[dec.code],
-            "validity": CODE_VALIDITY[dec.code],
-            "message": CODE_MESSAGES[dec.code],
-            "warnings": warnings,
-            "person": person,
-            "qualification": qualification,
-            "alternatives": alternatives,
-        }
+            if not first:
+                put(b, b",", 1)
+            put(b, b'"SNAPSHOT_STALE"', 16)
+        if not (CODE_DISCLOSES[dec.code] and dec.qual >= 0):
+            return put(b, b'],"person":null,"qualification":null,"alternatives":[]', 54)
+        p = self.q_person[dec.qual]
+        put(b, b'],"person":', 11)
+        self._put_person(b, p)
+        put(b, b',"qualification":', 17)
+        self._put_qualification(b, dec.qual, r.day, r.limit_consent)
+        put(b, b',"alternatives":[', 17)
+        if dec.code == VALID_MULTIPLE:
+            # The person's other qualifications in force, latest first.
+            first = True
+            for q in range(dec.qual - 1, self.p_qual[p] - 1, -1):
+                if self._in_force(q, r.day):
+                    if not first:
+                        put(b, b",", 1)
+                    self._put_qualification(b, q, r.day, r.limit_consent)
+                    first = False
+        return put(b, b"]", 1)
 
     # ------------------------------------------------------- entry points
 
     def confirm(self, bytes body, str institution, int today, str request_id, str checked_at,
-                dict snapshot, bint stale=False):
-        """Answer POST /v1/confirmations from the raw body: (HTTP status, answer)."""
+                bytes snapshot, bint stale=False):
+        """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
+        cdef Buf b
         try:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -659,21 +795,30 @@ cdef class Core:
         check_institution_code(code, errors)
         if errors:  # still collect every other field's error for the 422
             parse_item(req, today, today, errors)
-            return 422, validation_error(errors)
+            return 422, orjson.dumps(validation_error(errors))
         keep = self._parse(req, today, today, &r, errors)  # owns r's strings
         if keep is None:
-            return 422, validation_error(errors)
+            return 422, orjson.dumps(validation_error(errors))
         if code != institution:
             return 403, INSTITUTION_MISMATCH
-        answer = {"request_id": request_id}
-        answer.update(self._result(&r, checked_at, stale))
-        answer["snapshot"] = snapshot
-        return 200, answer
+        buf_init(&b, 2048)
+        try:
+            put(&b, b'{"request_id":', 14)
+            put_bytes(&b, orjson.dumps(request_id))
+            put(&b, b",", 1)
+            self._put_result(&b, &r, orjson.dumps(checked_at), stale)
+            put(&b, b',"snapshot":', 12)
+            put_bytes(&b, snapshot)
+            put(&b, b"}", 1)
+            return 200, PyBytes_FromStringAndSize(b.p, b.n)
+        finally:
+            free(b.p)
 
     def confirm_batch(self, bytes body, str institution, int today, str request_id,
-                      str checked_at, dict snapshot, bint stale=False):
-        """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer)."""
+                      str checked_at, bytes snapshot, bint stale=False):
+        """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
+        cdef Buf b
         try:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -686,17 +831,34 @@ cdef class Core:
         cdef list errors = []
         cdef int default_day = check_batch(req, today, errors)
         if errors:
-            return 422, validation_error(errors)
+            return 422, orjson.dumps(validation_error(errors))
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
-        cdef list results = []
         cdef list item_errors
-        for item in <list>items:
-            item_errors = []
-            keep = self._parse(item, today, default_day, &r, item_errors)
-            if keep is None:
-                results.append(validation_error(item_errors))
-            else:
-                results.append(self._result(&r, checked_at, stale))
-        return 200, {"request_id": request_id, "checked_at": checked_at,
-                     "results": results, "snapshot": snapshot}
+        cdef bytes checked = orjson.dumps(checked_at)
+        cdef bint first = True
+        buf_init(&b, 256 + 1024 * len(<list>items))
+        try:
+            put(&b, b'{"request_id":', 14)
+            put_bytes(&b, orjson.dumps(request_id))
+            put(&b, b',"checked_at":', 14)
+            put_bytes(&b, checked)
+            put(&b, b',"results":[', 12)
+            for item in <list>items:
+                if not first:
+                    put(&b, b",", 1)
+                first = False
+                item_errors = []
+                keep = self._parse(item, today, default_day, &r, item_errors)
+                if keep is None:
+                    put_bytes(&b, orjson.dumps(validation_error(item_errors)))
+                else:
+                    put(&b, b"{", 1)
+                    self._put_result(&b, &r, checked, stale)
+                    put(&b, b"}", 1)
+            put(&b, b'],"snapshot":', 13)
+            put_bytes(&b, snapshot)
+            put(&b, b"}", 1)
+            return 200, PyBytes_FromStringAndSize(b.p, b.n)
+        finally:
+            free(b.p)

@@ -1,8 +1,9 @@
 """The pure-Python core: the readable specification of RULES.md §4 and the test oracle.
 
 Same API and answers as the compiled `_core`.  `Core(data)` wraps one snapshot;
-`confirm` and `confirm_batch` take the raw request body and return
-`(http_status, answer)` with the answer ready for orjson.
+`confirm` and `confirm_batch` take the raw request body and the `snapshot` object
+already encoded as JSON, and return `(http_status, answer JSON bytes)`; the
+compiled core writes those bytes directly, this twin builds dicts and dumps them.
 """
 
 from __future__ import annotations
@@ -254,10 +255,10 @@ class Core:
         today: int,
         request_id: str,
         checked_at: str,
-        snapshot: dict[str, Any],
+        snapshot: bytes,
         stale: bool = False,
-    ) -> tuple[int, dict[str, Any]]:
-        """Answer POST /v1/confirmations from the raw body: (HTTP status, answer)."""
+    ) -> tuple[int, bytes]:
+        """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         try:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -268,13 +269,13 @@ class Core:
         check_institution_code(req.get("institution_code"), errors)
         parsed = parse_item(req, today, today, errors)
         if parsed is None:
-            return 422, validation_error(errors)
+            return 422, orjson.dumps(validation_error(errors))
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
         answer: dict[str, Any] = {"request_id": request_id}
         answer.update(self._result(parsed, checked_at, stale))
-        answer["snapshot"] = snapshot
-        return 200, answer
+        answer["snapshot"] = orjson.Fragment(snapshot)
+        return 200, orjson.dumps(answer)
 
     def confirm_batch(
         self,
@@ -283,10 +284,10 @@ class Core:
         today: int,
         request_id: str,
         checked_at: str,
-        snapshot: dict[str, Any],
+        snapshot: bytes,
         stale: bool = False,
-    ) -> tuple[int, dict[str, Any]]:
-        """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer)."""
+    ) -> tuple[int, bytes]:
+        """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         try:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -299,7 +300,7 @@ class Core:
         errors: list[dict[str, str]] = []
         default_day = check_batch(req, today, errors)
         if errors:
-            return 422, validation_error(errors)
+            return 422, orjson.dumps(validation_error(errors))
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
         results = []
@@ -310,9 +311,11 @@ class Core:
                 results.append(validation_error(item_errors))
             else:
                 results.append(self._result(parsed, checked_at, stale))
-        return 200, {
-            "request_id": request_id,
-            "checked_at": checked_at,
-            "results": results,
-            "snapshot": snapshot,
-        }
+        return 200, orjson.dumps(
+            {
+                "request_id": request_id,
+                "checked_at": checked_at,
+                "results": results,
+                "snapshot": orjson.Fragment(snapshot),
+            }
+        )

@@ -10,19 +10,26 @@ EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 _cached_second = -1
 _cached_prefix = ""
 _cached_day = 0
+_cached_milli = -1
+_cached_now: tuple[int, str] = (0, "")
 
 
 def tokyo_now() -> tuple[int, str]:
     """(today in Asia/Tokyo as a day number, now as ISO 8601 with milliseconds and +09:00)."""
-    global _cached_second, _cached_prefix, _cached_day
+    global _cached_second, _cached_prefix, _cached_day, _cached_milli, _cached_now
     now = time.time()
-    second = int(now)
+    milli = int(now * 1000)
+    if milli == _cached_milli:  # at full load dozens of answers share one millisecond
+        return _cached_now
+    second = milli // 1000
     if second != _cached_second:  # formatting costs more than the rest of this function
         local = second + TOKYO_OFFSET
         _cached_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(local))
         _cached_day = local // 86400 + EPOCH_ORDINAL
         _cached_second = second
-    return _cached_day, f"{_cached_prefix}.{int((now - second) * 1000):03d}+09:00"
+    _cached_milli = milli
+    _cached_now = (_cached_day, f"{_cached_prefix}.{milli % 1000:03d}+09:00")
+    return _cached_now
 
 
 def tokyo_today() -> int:

@@ -6,7 +6,6 @@ in the order CONTRACT.md §2 fixes: 401, 413, 415, then the core's 400, 422, 403
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import os
@@ -15,8 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import orjson
-
+from core_ext._answers import error_body
 from service.clock import tokyo_now
 from service.metrics import RequestMetrics
 from service.state import Generation, ServiceState
@@ -38,18 +36,16 @@ KNOWN_PATHS = frozenset({"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics"
 log = logging.getLogger("onshi.hotpath")
 
 
-def _error(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": {"code": code, "message": message}})
-
-
-UNAUTHENTICATED = _error("UNAUTHENTICATED", "APIキーがないか、登録されていません。")
-TOO_LARGE = _error("PAYLOAD_TOO_LARGE", "リクエスト本文が大きすぎます（単件は64KiB、一括は8MiBまで）。")
-UNSUPPORTED_MEDIA = _error("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。")
-NOT_READY = _error("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
-INTERNAL = _error("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
+UNAUTHENTICATED = error_body("UNAUTHENTICATED", "APIキーがないか、登録されていません。")
+TOO_LARGE = error_body("PAYLOAD_TOO_LARGE", "リクエスト本文が大きすぎます（単件は64KiB、一括は8MiBまで）。")
+UNSUPPORTED_MEDIA = error_body("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。")
+NOT_READY = error_body("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
+INTERNAL = error_body("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
 
 
 def _is_json(content_type: bytes | None) -> bool:
+    if content_type == b"application/json":  # what nearly every client sends
+        return True
     if content_type is None:
         return False
     media = content_type.split(b";", 1)[0].strip().lower()
@@ -111,9 +107,7 @@ class HotPath:
         else:
             rid = f"{self._id_prefix}-{next(self._ids):x}"
         gen = self.state.current
-        institution = None
-        if gen is not None and auth is not None and auth[:7].lower() == b"bearer ":
-            institution = gen.institutions.get(hashlib.sha256(auth[7:].strip()).hexdigest())
+        institution = None if gen is None or auth is None else gen.authorized(auth)
         limit = BATCH_LIMIT if batch else SINGLE_LIMIT
         if gen is None:  # no keys to check yet either: nothing can be answered
             status, payload = 503, NOT_READY
@@ -153,10 +147,14 @@ class HotPath:
         today, checked_at = tokyo_now()
         try:
             if batch:
-                status, answer = gen.core.confirm_batch(body, institution, today, rid, checked_at, gen.info)
+                status, answer = gen.core.confirm_batch(
+                    body, institution, today, rid, checked_at, gen.snapshot_json
+                )
             else:
-                status, answer = gen.core.confirm(body, institution, today, rid, checked_at, gen.info)
-            return status, orjson.dumps(answer)
+                status, answer = gen.core.confirm(
+                    body, institution, today, rid, checked_at, gen.snapshot_json
+                )
+            return status, answer
         except Exception:
             log.exception("confirmation failed (request_id=%s)", rid)
             return 500, INTERNAL

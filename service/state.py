@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 import core_ext
 from service.dataset import DataSet
+
+MAX_ACCEPTED = 100_000
 
 
 @dataclass
@@ -22,10 +27,28 @@ class Generation:
     qualifications: int
     loaded_at: float
     applied_change_seq: int = 0
-    info: dict[str, Any] = field(default_factory=dict)  # the `snapshot` object of answers
+    snapshot_json: bytes = b""  # the `snapshot` object of answers, encoded once
+    # Authorization header values already checked: hashing every request costs more
+    # than deciding it.  Only accepted values are kept, so the size is bounded by the
+    # keys (and a few spellings of each).
+    _accepted: dict[bytes, str] = field(default_factory=dict)
+
+    def authorized(self, authorization: bytes) -> str | None:
+        """The institution of a `Bearer <key>` header value, or None."""
+        institution = self._accepted.get(authorization)
+        if institution is not None:
+            return institution
+        if authorization[:7].lower() != b"bearer ":
+            return None
+        institution = self.institutions.get(hashlib.sha256(authorization[7:].strip()).hexdigest())
+        if institution is not None and len(self._accepted) < MAX_ACCEPTED:
+            self._accepted[authorization] = institution
+        return institution
 
     def __post_init__(self) -> None:
-        self.info = {"version": self.version, "applied_change_seq": self.applied_change_seq}
+        self.snapshot_json = orjson.dumps(
+            {"version": self.version, "applied_change_seq": self.applied_change_seq}
+        )
 
 
 def generation_from(dataset: DataSet) -> Generation:

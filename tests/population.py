@@ -132,8 +132,8 @@ class Population:
 def ask(core: Any, request: dict[str, Any], today: int = TODAY) -> dict[str, Any]:
     """Send one confirmation to a core; return the answer with `status` added."""
     body = {"institution_code": INSTITUTION, **request}
-    status, answer = core.confirm(orjson.dumps(body), INSTITUTION, today, "rid", "checked", {"v": 1})
-    return {"status": status, **answer}
+    status, answer = core.confirm(orjson.dumps(body), INSTITUTION, today, "rid", "checked", b'{"v":1}')
+    return {"status": status, **orjson.loads(answer)}
 
 
 def card(serial: str, day: str, auth: str = "face", **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 import core_ext
 from core_ext import _codes
-from tests.population import KENPO, KOKUHO, KOUKI, KUMIAI, Population, ask, by_number, card
+from tests.population import KENPO, KOKUHO, KOUKI, KUMIAI, Population, ask, by_number, card, insurer_number
 
 
 @pytest.fixture
@@ -583,3 +583,18 @@ def test_decision_counts(core: Any) -> None:
     ask(core, card("FFFF", "2024-06-01"))
     counts = core.code_counts
     assert counts[_codes.VALID] == 1 and counts[_codes.CERTIFICATE_UNKNOWN] == 1 and sum(counts) == 2
+
+
+def test_text_needing_json_escapes_is_answered_intact(impl: str) -> None:
+    """Text is copied into the answer bytes as is: quotes, backslashes and controls are escaped."""
+    w = Population()
+    other = insurer_number("0127002")
+    w.insurer(other, name='保険者 "本部" \\ 支部')
+    w.person(1, "1980-01-01", name='山田 "ヤマ"\\太郎\t', kana="ヤマダ\u0001")
+    w.qual(11, 1, "2020-04-01", insurer=other, symbol='A"\\', number="12")
+    answer = ask(w.cores()[impl], by_number("2025-04-01", "12", "1980-01-01", insurer=other, symbol='A"\\'))
+    assert answer["code"] == "VALID", answer
+    assert answer["person"]["name"] == '山田 "ヤマ"\\太郎\t'
+    assert answer["person"]["name_kana"] == "ヤマダ\u0001"
+    assert answer["qualification"]["symbol"] == 'A"\\'
+    assert answer["qualification"]["insurer_name"] == '保険者 "本部" \\ 支部'

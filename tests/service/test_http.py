@@ -289,3 +289,12 @@ def test_random_json_never_gets_a_5xx(
 @given(st.binary(max_size=200))
 def test_random_bytes_never_get_a_5xx(client: TestClient, raw: bytes) -> None:
     assert post(client, raw).status_code in (400, 422, 403, 200)
+
+
+def test_accepted_keys_are_remembered_exactly(client: TestClient) -> None:
+    """The hot path remembers accepted header values; near misses must still be refused."""
+    assert post(client, GOOD).status_code == 200
+    assert post(client, GOOD).status_code == 200  # now answered from the remembered value
+    for bad in ("Bearer demo-key-clinicX", "Bearer demo-key-clini", "Bearer  demo-key-clinic2"):
+        assert error_of(post(client, GOOD, {**KEY, "Authorization": bad}))[:2] == (401, "UNAUTHENTICATED")
+    assert post(client, GOOD, {**KEY, "Authorization": "bearer demo-key-clinic"}).status_code == 200
