@@ -36,12 +36,14 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) 
     pytest.fail("server did not become ready")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=[1, 2], ids=lambda n: f"workers={n}")
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """`onshi serve --data` on the examples, with one worker and with two worker processes."""
     port = free_port()
+    workers = ["--workers", str(request.param)]
     with (tmp_path / "serve.log").open("wb") as log:
         process = subprocess.Popen(
-            [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port)],
+            [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port), *workers],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
