@@ -30,6 +30,7 @@ cdef struct Buf:
 cdef struct Decision:
     int code
     int qual               # -1 = nothing to disclose
+    int person             # the person looked up (for the access log), -1 = none
     int warnings           # W_* bits
 
 
@@ -93,4 +94,4 @@ cdef class Core:
     cdef int _put_text(self, Buf* b, const int32_t[::1] pairs, Py_ssize_t i) except -1
     cdef int _put_person(self, Buf* b, int p) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
-    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale) except -1
+    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1

@@ -544,6 +544,7 @@ cdef class Core:
         cdef Decision out
         cdef int day = r.day, c, p, q
         out.qual = -1
+        out.person = -1
         out.warnings = 0
         if r.proxy:
             out.code = PROXY_NOT_ALLOWED
@@ -552,6 +553,8 @@ cdef class Core:
         if c < 0:
             out.code = CERTIFICATE_UNKNOWN
             return out
+        p = self.c_person[c]
+        out.person = p
         if day < self.c_issued[c] or self.c_revoked[c] <= day or day > self.c_grace_end[c]:
             out.code = CERTIFICATE_INVALID
             return out
@@ -560,7 +563,6 @@ cdef class Core:
         if self.c_face_only[c] and r.auth_method == AUTH_PIN:
             out.code = FACE_AUTH_REQUIRED
             return out
-        p = self.c_person[c]
         if not self._registered(p, day):
             out.code = NOT_REGISTERED
             return out
@@ -587,6 +589,7 @@ cdef class Core:
         cdef int earliest = -1, o, best_end = -1
         cdef bint issued = False
         out.qual = -1
+        out.person = -1
         out.warnings = 0
         if r.presented == INFO_NOTICE:
             if r.proxy:
@@ -624,6 +627,7 @@ cdef class Core:
         q = chosen_in_force if chosen_in_force >= 0 else (
             chosen_started if chosen_started >= 0 else earliest)
         out.qual = q
+        out.person = p
         if day < self.q_acquired[q]:
             out.code = NOT_YET_EFFECTIVE
             return out
@@ -730,7 +734,7 @@ cdef class Core:
                 put_bytes(b, self.limit_json[limit])
         return put(b, b"}", 1)
 
-    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale) except -1:
+    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1:
         """The fields of one result, from "checked_at" to "alternatives", without braces."""
         cdef Decision dec
         cdef int q, p
@@ -740,6 +744,10 @@ cdef class Core:
         else:
             dec = self._number_path(r)
         self.counts[dec.code] += 1
+        if log is not None:
+            log.append((r.presented, dec.code,
+                        self.p_id[dec.person] if dec.person >= 0 else None,
+                        self.q_id[dec.qual] if dec.qual >= 0 else None))
         put(b, b'"checked_at":', 13)
         put_bytes(b, checked_at)
         put(b, b',"confirmation_date":', 21)
@@ -780,7 +788,7 @@ cdef class Core:
     # ------------------------------------------------------- entry points
 
     def confirm(self, bytes body, str institution, int today, str request_id, str checked_at,
-                bytes snapshot, bint stale=False):
+                bytes snapshot, bint stale=False, list log=None):
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
         cdef Buf b
@@ -806,7 +814,7 @@ cdef class Core:
             put(&b, b'{"request_id":', 14)
             put_bytes(&b, orjson.dumps(request_id))
             put(&b, b",", 1)
-            self._put_result(&b, &r, orjson.dumps(checked_at), stale)
+            self._put_result(&b, &r, orjson.dumps(checked_at), stale, log)
             put(&b, b',"snapshot":', 12)
             put_bytes(&b, snapshot)
             put(&b, b"}", 1)
@@ -815,7 +823,7 @@ cdef class Core:
             free(b.p)
 
     def confirm_batch(self, bytes body, str institution, int today, str request_id,
-                      str checked_at, bytes snapshot, bint stale=False):
+                      str checked_at, bytes snapshot, bint stale=False, list log=None):
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
         cdef Buf b
@@ -854,7 +862,7 @@ cdef class Core:
                     put_bytes(&b, orjson.dumps(validation_error(item_errors)))
                 else:
                     put(&b, b"{", 1)
-                    self._put_result(&b, &r, checked, stale)
+                    self._put_result(&b, &r, checked, stale, log)
                     put(&b, b"}", 1)
             put(&b, b'],"snapshot":', 13)
             put_bytes(&b, snapshot)

@@ -103,80 +103,80 @@ class Core:
 
     # --------------------------------------------------------------- decisions
 
-    def _card_path(self, r: Parsed, warnings: list[str]) -> tuple[int, int, list[int]]:
-        """RULES.md §4.1: (code, qualification or -1, alternatives)."""
+    def _card_path(self, r: Parsed, warnings: list[str]) -> tuple[int, int, list[int], int]:
+        """RULES.md §4.1: (code, qualification or -1, alternatives, person looked up or -1)."""
         d = self.data
         day = r.day
         if r.proxy:
-            return PROXY_NOT_ALLOWED, -1, []
+            return PROXY_NOT_ALLOWED, -1, [], -1
         c = self.certificate(r.serial)
         if c < 0:
-            return CERTIFICATE_UNKNOWN, -1, []
+            return CERTIFICATE_UNKNOWN, -1, [], -1
+        p = d.c_person[c]
         if day < d.c_issued[c] or d.c_revoked[c] <= day or day > d.c_grace_end[c]:
-            return CERTIFICATE_INVALID, -1, []
+            return CERTIFICATE_INVALID, -1, [], p
         if day > d.c_expires[c]:
             warnings.append(CERTIFICATE_GRACE_PERIOD)
         if d.c_face_only[c] and r.auth_method == AUTH_PIN:
-            return FACE_AUTH_REQUIRED, -1, []
-        p = d.c_person[c]
+            return FACE_AUTH_REQUIRED, -1, [], p
         if not self._registered(p, day):
-            return NOT_REGISTERED, -1, []
+            return NOT_REGISTERED, -1, [], p
         rows = range(d.p_qual[p], d.p_qual[p + 1])  # sorted by (acquired_on, id)
         in_force = [q for q in reversed(rows) if self._in_force(q, day)]
         if not in_force:
             started = [q for q in reversed(rows) if d.q_acquired[q] <= day]
-            return NO_VALID_QUALIFICATION, (started[0] if started else -1), []
+            return NO_VALID_QUALIFICATION, (started[0] if started else -1), [], p
         if len(in_force) == 1:
-            return VALID, in_force[0], []
-        return VALID_MULTIPLE, in_force[0], in_force[1:]
+            return VALID, in_force[0], [], p
+        return VALID_MULTIPLE, in_force[0], in_force[1:], p
 
-    def _number_path(self, r: Parsed, warnings: list[str]) -> tuple[int, int, list[int]]:
-        """RULES.md §4.2: (code, qualification or -1, alternatives)."""
+    def _number_path(self, r: Parsed, warnings: list[str]) -> tuple[int, int, list[int], int]:
+        """RULES.md §4.2: (code, qualification or -1, alternatives, person looked up or -1)."""
         d = self.data
         day = r.day
         if r.presented == INFO_NOTICE:
             if r.proxy:
-                return PROXY_NOT_ALLOWED, -1, []
+                return PROXY_NOT_ALLOWED, -1, [], -1
             if not r.identity_verified:
-                return INFO_NOTICE_ALONE, -1, []
+                return INFO_NOTICE_ALONE, -1, [], -1
         insurer = d.insurer_index.get(r.insurer_number)
         group = None if insurer is None else self.key_group(insurer, r.symbol, r.number)
         if group is None:
-            return NOT_FOUND, -1, []
+            return NOT_FOUND, -1, [], -1
         matches = [
             q
             for q in (d.key_members[k] for k in group)
             if d.p_birth[d.q_person[q]] == r.birthdate and (r.branch < 0 or d.q_branch[q] == r.branch)
         ]
         if not matches:
-            return NOT_FOUND, -1, []
+            return NOT_FOUND, -1, [], -1
         if len({d.q_person[q] for q in matches}) > 1:
-            return AMBIGUOUS, -1, []
+            return AMBIGUOUS, -1, [], -1
         # One person: row order within a person is (acquired_on, id), so max() is "latest".
         in_force = [q for q in matches if self._in_force(q, day)]
         started = [q for q in matches if d.q_acquired[q] <= day]
         q = max(in_force) if in_force else max(started) if started else min(matches)
+        p = d.q_person[q]
         if day < d.q_acquired[q]:
-            return NOT_YET_EFFECTIVE, q, []
+            return NOT_YET_EFFECTIVE, q, [], p
         if day >= d.q_lost[q]:
-            p = d.q_person[q]
             others = range(d.p_qual[p], d.p_qual[p + 1])
             superseded = any(o != q and self._in_force(o, day) for o in others)
-            return (SUPERSEDED if superseded else LOST), q, []
+            return (SUPERSEDED if superseded else LOST), q, [], p
         if r.presented == INFO_NOTICE:
-            if not self._registered(d.q_person[q], day):
-                return NOT_REGISTERED, -1, []
+            if not self._registered(p, day):
+                return NOT_REGISTERED, -1, [], p
         elif r.presented != UNSPECIFIED:
             docs = range(d.q_doc[q], d.q_doc[q + 1])
             issued = [k for k in docs if d.d_kind[k] == r.presented and d.d_issued[k] <= day]
             if not issued:
-                return DOCUMENT_NOT_ISSUED, q, []
+                return DOCUMENT_NOT_ISSUED, q, [], p
             valid_ends = [d.d_until[k] for k in issued if day <= d.d_until[k] and day < d.d_void[k]]
             if not valid_ends:
-                return DOCUMENT_EXPIRED, q, []
+                return DOCUMENT_EXPIRED, q, [], p
             if max(valid_ends) - day <= EXPIRES_SOON_DAYS:
                 warnings.append(DOCUMENT_EXPIRES_SOON)
-        return VALID, q, []
+        return VALID, q, [], p
 
     # ----------------------------------------------------------------- answers
 
@@ -217,15 +217,18 @@ class Core:
             answer["limit_category"] = None if limit < 0 else d.limit_names[limit]
         return answer
 
-    def _result(self, r: Parsed, checked_at: str, stale: bool) -> dict[str, Any]:
+    def _result(self, r: Parsed, checked_at: str, stale: bool, log: list[Any] | None) -> dict[str, Any]:
         warnings: list[str] = []
         if r.presented == MYNA_CARD:
-            code, q, alternatives = self._card_path(r, warnings)
+            code, q, alternatives, p = self._card_path(r, warnings)
         else:
-            code, q, alternatives = self._number_path(r, warnings)
+            code, q, alternatives, p = self._number_path(r, warnings)
         if stale:
             warnings.append(SNAPSHOT_STALE)
         self.code_counts[code] += 1
+        if log is not None:
+            d = self.data
+            log.append((r.presented, code, d.p_id[p] if p >= 0 else None, d.q_id[q] if q >= 0 else None))
         outcome = OUTCOMES[code]
         person = qualification = None
         alt_answers: list[dict[str, Any]] = []
@@ -257,6 +260,7 @@ class Core:
         checked_at: str,
         snapshot: bytes,
         stale: bool = False,
+        log: list[Any] | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         try:
@@ -273,7 +277,7 @@ class Core:
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
         answer: dict[str, Any] = {"request_id": request_id}
-        answer.update(self._result(parsed, checked_at, stale))
+        answer.update(self._result(parsed, checked_at, stale, log))
         answer["snapshot"] = orjson.Fragment(snapshot)
         return 200, orjson.dumps(answer)
 
@@ -286,6 +290,7 @@ class Core:
         checked_at: str,
         snapshot: bytes,
         stale: bool = False,
+        log: list[Any] | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         try:
@@ -310,7 +315,7 @@ class Core:
             if parsed is None:
                 results.append(validation_error(item_errors))
             else:
-                results.append(self._result(parsed, checked_at, stale))
+                results.append(self._result(parsed, checked_at, stale, log))
         return 200, orjson.dumps(
             {
                 "request_id": request_id,

@@ -166,11 +166,12 @@ def both(tables: Tables) -> tuple[Any, Any]:
     return core_ext.IMPLEMENTATIONS["py"](data), core_ext.IMPLEMENTATIONS["c"](data)
 
 
-def answers(core: Any, body: bytes, batch: bool = False) -> tuple[int, dict[str, Any]]:
-    """The status and the parsed answer (the cores may escape the same text differently)."""
+def answers(core: Any, body: bytes, batch: bool = False) -> tuple[int, dict[str, Any], list[Any]]:
+    """The status, the parsed answer (the cores may escape text differently) and the access-log items."""
     call = core.confirm_batch if batch else core.confirm
-    status, answer = call(body, INSTITUTION, DAY0 + 700, "rid", "at", b'{"version":"v"}')
-    return status, orjson.loads(answer)
+    log: list[Any] = []
+    status, answer = call(body, INSTITUTION, DAY0 + 700, "rid", "at", b'{"version":"v"}', False, log)
+    return status, orjson.loads(answer), log
 
 
 SEEN: Counter[str] = Counter()

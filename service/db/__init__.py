@@ -1,0 +1,1 @@
+"""PostgreSQL as the source of truth: migrations, import, loading, change following."""
