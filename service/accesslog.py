@@ -124,7 +124,11 @@ class AccessLog:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 await self._drop_connection()
                 if records:
-                    log.warning("database unavailable (%s): %d access records spilled", type(exc).__name__, len(records))
+                    log.warning(
+                        "database unavailable (%s): %d access records spilled",
+                        type(exc).__name__,
+                        len(records),
+                    )
                     self._append(self.spill, records)
 
     def _append(self, path: Path, records: list[Record]) -> None:
@@ -154,10 +158,7 @@ class AccessLog:
         log.info("replayed %d spilled access records", len(records))
 
     async def _copy(self, conn: asyncpg.Connection, records: list[Record]) -> None:
-        rows = [
-            (datetime.fromtimestamp(r["at"], UTC), *(r[c] for c in COLUMNS[1:]))
-            for r in records
-        ]
+        rows = [(datetime.fromtimestamp(r["at"], UTC), *(r[c] for c in COLUMNS[1:])) for r in records]
         for month in {datetime(t.year, t.month, 1).date() for t, *_ in rows} - self._months:
             await conn.execute("SELECT onshi_access_log_partition($1)", month)
             self._months.add(month)

@@ -7,14 +7,17 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from service.accesslog import AccessLog
+from service.follower import Follower
 from service.hotpath import HotPath
 from service.loading import load_dataset
 from service.metrics import OnshiCollector, RequestMetrics
-from service.routes import confirmations, ops
+from service.routes import admin, confirmations, ops
 from service.settings import Settings
 from service.state import Generation, ServiceState, generation_from
 
@@ -22,13 +25,23 @@ log = logging.getLogger("onshi")
 
 
 def create_app(settings: Settings, generation: Generation | None = None) -> HotPath:
-    """Build the ASGI app; without a ready generation the lifespan loads one off the loop."""
-    state = ServiceState(settings.source)
+    """Build the ASGI app; without a ready generation the lifespan loads one off the loop.
+
+    With a database (and no file source), the follower loads the snapshot and keeps it
+    in step with change_log; readiness waits for the first load.
+    """
+    following = settings.source == "database"
+    state = ServiceState(settings.source, settings.stale_after_seconds if following else None)
     state.current = generation
+    access = AccessLog(Path(settings.state_dir), settings.database_url if following else None)
+    follower = Follower(settings.database_url, state) if following and settings.database_url else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state.current is None:
+        await access.start()
+        if follower is not None:
+            await follower.start()
+        elif state.current is None:
             dataset = await asyncio.to_thread(load_dataset, settings)
             state.current = await asyncio.to_thread(generation_from, dataset)
             log.info(
@@ -37,7 +50,13 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
                 state.current.persons,
                 state.current.qualifications,
             )
-        yield
+        try:
+            yield
+        finally:
+            if follower is not None:
+                await follower.stop()
+            await access.stop()  # every accepted confirmation is recorded before exit
+            log.info("access log flushed: %d records written", access.written)
 
     app = FastAPI(
         title="Onshi",
@@ -65,9 +84,12 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     registry.register(OnshiCollector(metrics, state_info, code_counts))
     app.state.onshi = state
     app.state.registry = registry
+    app.state.access = access
+    app.state.settings = settings
     app.include_router(confirmations.router)
     app.include_router(ops.router)
-    return HotPath(app, state, metrics)
+    app.include_router(admin.router)
+    return HotPath(app, state, metrics, access)
 
 
 def app_factory() -> HotPath:

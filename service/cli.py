@@ -16,8 +16,6 @@ from service.dataset import DataSetError
 from service.settings import Settings
 
 LATER = {
-    "migrate": "PostgreSQL support",
-    "import": "PostgreSQL support",
     "synth": "the nationwide synthetic population",
     "snapshot": "snapshot files",
 }
@@ -35,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1, env ONSHI_HOST)")
     serve.add_argument("--port", type=int, help="listen port (default 8000, env ONSHI_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    migrate = commands.add_parser("migrate", help="apply migrations/ to PostgreSQL")
+    migrate.add_argument("--database-url", metavar="URL", help="PostgreSQL (env ONSHI_DATABASE_URL)")
+    load = commands.add_parser("import", help="validate a CSV data set and load it into PostgreSQL")
+    load.add_argument("dir", metavar="DIR")
+    load.add_argument("--database-url", metavar="URL", help="PostgreSQL (env ONSHI_DATABASE_URL)")
     for name, what in LATER.items():
         later = commands.add_parser(name, help=f"(arrives with {what})")
         later.add_argument("rest", nargs=argparse.REMAINDER)
@@ -112,12 +115,14 @@ def serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"onshi: invalid settings: {exc}", file=sys.stderr)
         return 2
-    if args.snapshot or (settings.database_url and not (settings.data or settings.demo)):
-        print("onshi: serving from PostgreSQL or a snapshot file is not available yet", file=sys.stderr)
+    if args.snapshot:
+        print("onshi: serving a snapshot file is not available yet", file=sys.stderr)
         return 2
-    if not (settings.data or settings.demo):
-        print("onshi: nothing to serve: give --data DIR or --demo", file=sys.stderr)
+    if settings.source == "none":
+        print("onshi: nothing to serve: give --data DIR, --demo or --database-url URL", file=sys.stderr)
         return 2
+    if settings.source == "database":
+        return _serve_database(settings)
     try:
         dataset = load_dataset(settings)
     except DataSetError as exc:
@@ -126,15 +131,7 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     if settings.demo:
         _print_demo_banner(settings)
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "access_log": False,
-        "log_level": "info",
-        "lifespan": "on",
-    }
+    common = _uvicorn_options(settings)
     if settings.workers <= 1:
         app = create_app(settings, generation_from(dataset))
         del dataset
@@ -150,12 +147,125 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uvicorn_options(settings: Settings) -> dict[str, object]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_level": "info",
+        "lifespan": "on",
+    }
+
+
+def _serve_database(settings: Settings) -> int:
+    """Serve from PostgreSQL: each worker loads and follows the database itself."""
+    import uvicorn
+
+    os.environ["ONSHI_DATABASE_URL"] = settings.database_url or ""
+    os.environ["ONSHI_DEMO"] = "false"
+    os.environ.pop("ONSHI_DATA", None)
+    # The workers read the same settings from the environment.
+    uvicorn.run(
+        "service.app:app_factory",
+        factory=True,
+        workers=settings.workers if settings.workers > 1 else None,
+        timeout_graceful_shutdown=20,
+        **_uvicorn_options(settings),  # type: ignore[arg-type]
+    )
+    return 0
+
+
+def _database_url(args: argparse.Namespace) -> str | None:
+    url = args.database_url or os.environ.get("ONSHI_DATABASE_URL")
+    if not url:
+        print(f"onshi {args.command}: give --database-url URL (or ONSHI_DATABASE_URL)", file=sys.stderr)
+    return url
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import asyncpg
+
+    from service.db.migrate import MigrationError, migrate
+
+    url = _database_url(args)
+    if not url:
+        return 2
+
+    async def run() -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    try:
+        applied = asyncio.run(run())
+    except (MigrationError, OSError, asyncpg.PostgresError) as exc:
+        print(f"onshi migrate: {exc}", file=sys.stderr)
+        return 1
+    print("applied: " + ", ".join(applied) if applied else "up to date", flush=True)
+    return 0
+
+
+def import_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    import asyncpg
+
+    from service.dataset import load_dir
+    from service.db.importer import import_dataset
+    from service.db.migrate import MigrationError, migrate
+
+    url = _database_url(args)
+    if not url:
+        return 2
+    started = time.perf_counter()
+    try:
+        data = load_dir(args.dir)
+    except DataSetError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"onshi import: {len(exc.problems)} problem(s); nothing loaded", file=sys.stderr)
+        return 1
+    validated = time.perf_counter()
+    rows = sum(len(v) for v in vars(data.tables).values()) + len(data.institutions)
+
+    async def run() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            await migrate(conn)
+            return await import_dataset(conn, data)
+        finally:
+            await conn.close()
+
+    try:
+        seq = asyncio.run(run())
+    except (MigrationError, OSError, asyncpg.PostgresError) as exc:
+        print(f"onshi import: {exc}; nothing loaded", file=sys.stderr)
+        return 1
+    done = time.perf_counter()
+    print(
+        f"imported {rows:,} rows (change seq {seq}): validated in {validated - started:.2f} s, "
+        f"copied in {done - validated:.2f} s, {rows / (done - started):,.0f} rows/s overall",
+        flush=True,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `onshi` command."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "migrate":
+        return migrate_command(args)
+    if args.command == "import":
+        return import_command(args)
     print(f"onshi {args.command}: not available yet (arrives with {LATER[args.command]})", file=sys.stderr)
     return 2
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from core_ext._answers import error_body
+from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import RequestMetrics
 from service.state import Generation, ServiceState
@@ -55,10 +56,13 @@ def _is_json(content_type: bytes | None) -> bool:
 class HotPath:
     """ASGI app: confirmations here, everything else to `app`."""
 
-    def __init__(self, app: ASGIApp, state: ServiceState, metrics: RequestMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, state: ServiceState, metrics: RequestMetrics, access: AccessLog | None = None
+    ) -> None:
         self.app = app
         self.state = state
         self.metrics = metrics
+        self.access = access  # None: confirmations are not recorded (in-process tests only)
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(6).hex()
 
@@ -141,20 +145,23 @@ class HotPath:
         await send({"type": "http.response.body", "body": payload})
         self.metrics.observe(BATCH_PATH if batch else SINGLE_PATH, status, time.perf_counter() - started)
 
-    @staticmethod
-    def _decide(gen: Generation, body: bytes, batch: bool, institution: str, rid: str) -> tuple[int, bytes]:
+    def _decide(
+        self, gen: Generation, body: bytes, batch: bool, institution: str, rid: str
+    ) -> tuple[int, bytes]:
         """Hand the raw body to the core; never let a bug become a dropped connection."""
         today, checked_at = tokyo_now()
+        state = self.state
+        now = time.time()
+        stale = state.stale_after is not None and state.stale(now)
+        decided: list[Any] | None = None if self.access is None else []
+        decide = gen.core.confirm_batch if batch else gen.core.confirm
         try:
-            if batch:
-                status, answer = gen.core.confirm_batch(
-                    body, institution, today, rid, checked_at, gen.snapshot_json
-                )
-            else:
-                status, answer = gen.core.confirm(
-                    body, institution, today, rid, checked_at, gen.snapshot_json
-                )
-            return status, answer
+            status, answer = decide(
+                body, institution, today, rid, checked_at, gen.snapshot_json, stale, decided
+            )
         except Exception:
             log.exception("confirmation failed (request_id=%s)", rid)
             return 500, INTERNAL
+        if decided:
+            self.access.add(now, institution, rid, decided)  # type: ignore[union-attr]
+        return status, answer

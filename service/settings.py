@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Add SNAPSHOT_STALE once database changes may be missing for this long.
+    stale_after_seconds: float = 60.0
+    # Where the access log lives in --data mode and spills while PostgreSQL is away.
+    state_dir: str = "state"
 
     @model_validator(mode="after")
     def _admin_token_with_database(self) -> Settings:

@@ -51,7 +51,7 @@ class Generation:
         )
 
 
-def generation_from(dataset: DataSet) -> Generation:
+def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation:
     """Build the snapshot and core of a validated data set."""
     data = core_ext.snapshot(dataset.tables)
     return Generation(
@@ -61,15 +61,31 @@ def generation_from(dataset: DataSet) -> Generation:
         persons=data.persons,
         qualifications=data.qualifications,
         loaded_at=time.time(),
+        applied_change_seq=applied_change_seq,
     )
 
 
 class ServiceState:
     """The current generation (None while loading) and where it came from."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, stale_after: float | None = None) -> None:
         self.source = source
         self.current: Generation | None = None
+        # Following a database: when the follower last knew it had every change.
+        self.synced_at: float | None = None
+        self.stale_after = stale_after  # None: a file source never goes stale
+
+    def stale(self, now: float) -> bool:
+        """The data may be missing changes for longer than the configured bound."""
+        return self.stale_after is not None and (
+            self.synced_at is None or now - self.synced_at > self.stale_after
+        )
+
+    def lag_seconds(self, now: float) -> float:
+        """Seconds since the data was last known to be complete (0 for a file source)."""
+        if self.stale_after is None or self.synced_at is None:
+            return 0.0
+        return round(max(0.0, now - self.synced_at), 3)
 
     @property
     def ready(self) -> bool:
@@ -95,6 +111,5 @@ class ServiceState:
             "persons": gen.persons,
             "qualifications": gen.qualifications,
             "applied_change_seq": gen.applied_change_seq,
-            # A file or demo source has no upstream to lag behind.
-            "lag_seconds": 0.0,
+            "lag_seconds": self.lag_seconds(time.time()),
         }

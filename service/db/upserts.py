@@ -22,6 +22,7 @@ TABLES = (*BY_TABLE, "institutions")
 MAX_ROWS = 100_000
 _PROBLEM = re.compile(r"^(\w+)\.csv:(\d+): ")
 _LINE_REF = re.compile(r"line (\d+)")
+_IN_FILE = re.compile(r" in \w+\.csv")
 
 
 class UpsertError(Exception):
@@ -87,6 +88,7 @@ def _renumber(problem: str) -> str:
         return problem
     table, line = match.group(1), int(match.group(2))
     rest = _LINE_REF.sub(lambda m: where(table, int(m.group(1))), problem[match.end() :])
+    rest = _IN_FILE.sub(" (neither stored nor in this upsert)", rest)
     return f"{where(table, line)}: {rest}"
 
 

@@ -1,0 +1,101 @@
+"""Admin endpoints (CONTRACT.md §3): upserts into PostgreSQL and the per-person access log."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import asyncpg
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from service.db.upserts import UpsertError, apply_upsert
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+CONNECT_TIMEOUT = 3.0
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _refused(request: Request) -> JSONResponse | None:
+    """401 unless the request carries the admin token (compared in constant time)."""
+    token = request.app.state.settings.admin_token
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+        return None
+    return JSONResponse(
+        {"error": {"code": "UNAUTHENTICATED", "message": "管理用トークンがないか、一致しません。"}},
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@router.post(
+    "/upserts",
+    responses={
+        200: {"description": '`{"change_seq": N}`'},
+        401: {"description": "UNAUTHENTICATED"},
+        409: {"description": "READ_ONLY (served from files, no database)"},
+        422: {"description": "VALIDATION_ERROR with every problem"},
+        503: {"description": "DATABASE_UNAVAILABLE"},
+    },
+)
+async def upserts(request: Request) -> JSONResponse:
+    """Insert or update rows of any entity, validated like an import, in one transaction."""
+    settings = request.app.state.settings
+    if settings.source != "database":
+        return _error(
+            409, "READ_ONLY", "ファイルから読み込んだデータは更新できません（データベース接続時のみ）。"
+        )
+    refused = _refused(request)
+    if refused is not None:
+        return refused
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return _error(400, "MALFORMED_JSON", "リクエスト本文がJSONではありません。")
+    try:
+        conn = await asyncpg.connect(settings.database_url, timeout=CONNECT_TIMEOUT)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return _error(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "データベースに接続できません。しばらくしてから再度送信してください。",
+        )
+    try:
+        seq = await apply_upsert(conn, body)
+    except UpsertError as exc:
+        return _error(422, "VALIDATION_ERROR", "入力内容に誤りがあります。", problems=exc.problems)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        return _error(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "データベースに接続できません。しばらくしてから再度送信してください。",
+        )
+    finally:
+        await conn.close()
+    return JSONResponse({"change_seq": seq})
+
+
+@router.get("/persons/{person_id}/access-log")
+async def access_log(
+    request: Request, person_id: int, limit: int = Query(100, ge=1, le=10_000)
+) -> JSONResponse:
+    """The confirmations that disclosed or looked up this person, newest first."""
+    refused = _refused(request)
+    if refused is not None:
+        return refused
+    try:
+        records = await request.app.state.access.for_person(person_id, limit)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return _error(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "データベースに接続できません。しばらくしてから再度照会してください。",
+        )
+    return JSONResponse(records)
