@@ -1,0 +1,82 @@
+"""A throwaway PostgreSQL 15 cluster the test can stop and restart (outage tests).
+
+initdb and pg_ctl refuse to run as root, so they run as the postgres user, with the
+data directory in a fresh directory that user owns.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.db.server import free_port
+
+BIN = Path(os.environ.get("ONSHI_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def available() -> str | None:
+    """Why a throwaway cluster cannot be made here, or None when it can."""
+    if not (BIN / "initdb").exists():
+        return f"no initdb under {BIN}"
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return "needs root and runuser to run initdb as the postgres user"
+    return None
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="onshi-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        shutil.chown(self.root, "postgres", "postgres")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120
+        )
+
+    def init(self) -> Cluster:
+        self._as_postgres(
+            str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
+        )
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
