@@ -19,6 +19,11 @@ async def import_dataset(conn: asyncpg.Connection, data: DataSet) -> int:
     """
     async with conn.transaction():
         await conn.execute("SET LOCAL onshi.bulk_import = 'on'")
+        try:  # the data set is validated: skip per-row foreign-key checks (2-3x faster COPY)
+            async with conn.transaction():
+                await conn.execute("SET LOCAL session_replication_role = replica")
+        except asyncpg.InsufficientPrivilegeError:
+            pass  # not a superuser: the checks run, the import is only slower
         await conn.execute("LOCK TABLE change_log IN SHARE ROW EXCLUSIVE MODE")
         await conn.execute(f"TRUNCATE {ENTITY_TABLES}")
         for table in BY_TABLE:
