@@ -5,7 +5,12 @@ same number-path request bodies from bench/floor_app.py (raw ASGI, orjson, dict)
 one worker; drives each with `wrk -t1 -c32`, alternating rounds, and prints requests/s,
 p50/p99 and the ratio of medians.  Not a test: timings on a shared machine are noisy.
 
-    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000]
+    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--database-url URL]
+
+With --database-url (a maintenance URL such as postgresql://postgres@127.0.0.1/postgres)
+the same population is also imported into a scratch database, served by a third
+server with `onshi serve --database-url`, and dropped afterwards: the hot path with
+a database configured must be no slower than with --data.
 """
 
 from __future__ import annotations
@@ -49,13 +54,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(url: str, seconds: float = 120) -> None:
+def wait_up(url: str, seconds: float = 120, ready_only: bool = False) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1)
             return
         except urllib.error.HTTPError:
+            if ready_only:  # 503 while loading
+                time.sleep(0.2)
+                continue
             return  # answering at all is enough
         except OSError:
             time.sleep(0.2)
@@ -72,6 +80,44 @@ def number_path_bodies(count: int) -> list[bytes]:
     for q in rng.sample(quals, count):
         bodies.append(orjson.dumps(number_path_request(q, birth[q["person_id"]])))
     return bodies
+
+
+def import_demo(maintenance_url: str, name: str) -> str:
+    """Create the scratch database and import the demo population; return its URL."""
+    import asyncio
+
+    import asyncpg
+
+    from service.db.importer import import_dataset
+    from service.db.migrate import migrate
+    from service.demo import demo_dataset
+
+    url = maintenance_url.rsplit("/", 1)[0] + "/" + name
+
+    async def run() -> None:
+        admin = await asyncpg.connect(maintenance_url)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        conn = await asyncpg.connect(url)
+        await migrate(conn)
+        await import_dataset(conn, demo_dataset())
+        await conn.close()
+
+    asyncio.run(run())
+    return url
+
+
+def drop_database(maintenance_url: str, name: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        admin = await asyncpg.connect(maintenance_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(run())
 
 
 def wrk(port: int, script: Path, seconds: int) -> tuple[float, float, float]:
@@ -97,6 +143,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--bodies", type=int, default=1000)
+    ap.add_argument("--database-url", help="also serve the population from a scratch PostgreSQL database")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -130,12 +177,30 @@ def main() -> int:
             [str(bin_dir / "onshi"), "serve", "--demo", "--port", str(ports["onshi"])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "ONSHI_STATE_DIR": str(work / "state-demo")},
         ),
     }
+    scratch = None
+    if args.database_url:
+        scratch = f"onshi_bench_{os.getpid()}"
+        ports["onshi-db"] = free_port()
+        servers["onshi-db"] = subprocess.Popen(
+            [str(bin_dir / "onshi"), "serve", "--database-url", import_demo(args.database_url, scratch)]
+            + ["--port", str(ports["onshi-db"])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "ONSHI_ADMIN_TOKEN": "bench-" + "x" * 40,
+                "ONSHI_STATE_DIR": str(work / "state"),
+            },
+        )
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
     try:
         wait_up(f"http://127.0.0.1:{ports['floor']}/")
-        wait_up(f"http://127.0.0.1:{ports['onshi']}/v1/readyz")
+        for name in ports:
+            if name != "floor":
+                wait_up(f"http://127.0.0.1:{ports[name]}/v1/readyz", ready_only=True)
         for port in ports.values():  # warm-up, not counted
             wrk(port, script, 2)
         for round_no in range(1, args.rounds + 1):
@@ -143,7 +208,7 @@ def main() -> int:
                 results[name].append(wrk(port, script, args.seconds))
                 rate, p50, p99 = results[name][-1]
                 print(
-                    f"round {round_no} {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                    f"round {round_no} {name:8s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
                     flush=True,
                 )
     finally:
@@ -151,14 +216,18 @@ def main() -> int:
             process.terminate()
             process.wait(10)
         shutil.rmtree(work, ignore_errors=True)
+        if scratch:
+            drop_database(args.database_url, scratch)
     print(f"\nwrk -t1 -c32, {args.rounds} alternating rounds of {args.seconds} s, one worker each (medians):")
     median = {
         name: [statistics.median(col) for col in zip(*rows, strict=True)] for name, rows in results.items()
     }
     for name, (rate, p50, p99) in median.items():
-        print(f"  {name:6s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+        print(f"  {name:8s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
     ratio = median["onshi"][0] / median["floor"][0]
     print(f"  onshi / floor = {ratio:.2f}  (issue #2 bar: >= 0.60)")
+    if "onshi-db" in median:
+        print(f"  onshi from PostgreSQL / onshi from data = {median['onshi-db'][0] / median['onshi'][0]:.2f}")
     return 0
 
 

@@ -1,8 +1,9 @@
 """The access log: one record per confirmation, for the member's "who looked at my data" view.
 
-The hot path only appends one tuple per request to an in-memory list.  A background
-task moves the records out at least every second: into PostgreSQL with COPY, or, in
-`--data` mode, onto a JSON-lines file in the state directory.  When PostgreSQL cannot
+The hot path appends one CSV line per decided confirmation to an in-memory list
+(its `at` is the `checked_at` the clinic was shown, Japan time).  A background task
+moves the lines out at least every second: into PostgreSQL with COPY, or, in `--data`
+mode, onto `access-log.csv` in the state directory.  When PostgreSQL cannot
 be reached the records are appended to a local spill file (fsynced) and replayed,
 oldest first, once it is back.  Shutdown flushes everything before the process exits.
 Records hold only internal ids (person, qualification), never symbol, number or serial.
@@ -12,16 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
-import time
-from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from core_ext._codes import CODE_NAMES, PRESENTED
 
@@ -32,35 +31,55 @@ CONNECT_TIMEOUT = 3.0
 COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
 PRESENTED_NAMES = {v: k for k, v in PRESENTED.items()}
 
-# What the hot path appends: (epoch seconds, institution, request_id, [(presented, code, person, qual)…])
-Pending = tuple[float, str, str, list[tuple[int, int, int | None, int | None]]]
 Record = dict[str, Any]
+JST = timezone(timedelta(hours=9))
 
 
-def expand(pending: Iterable[Pending]) -> Iterator[Record]:
-    """One record per decided confirmation."""
-    for at, institution, request_id, items in pending:
-        for presented, code, person, qual in items:
-            yield {
-                "at": at,
-                "institution_code": institution,
-                "presented": PRESENTED_NAMES[presented],
-                "code": CODE_NAMES[code],
-                "request_id": request_id,
-                "person_id": person,
-                "qualification_id": qual,
-            }
+def lines_for(checked_at: str, institution: str, request_id: str, items: list[Any]) -> list[str]:
+    """CSV lines as COPY reads them (empty = null), one per (presented, code, person, qual) item.
+
+    Every field is digits, a fixed name, a timestamp or a request id from
+    [A-Za-z0-9._:-], so nothing needs quoting.
+    """
+    head = f"{checked_at},{institution},"
+    return [
+        f"{head}{PRESENTED_NAMES[presented]},{CODE_NAMES[code]},{request_id},"
+        f"{'' if person is None else person},{'' if qual is None else qual}\n"
+        for presented, code, person, qual in items
+    ]
+
+
+def _months_around(lines: bytes) -> set[date]:
+    """Each line's month and its neighbours: the partition bounds follow the server's time zone."""
+    months = set()
+    for stamp in {line[:7] for line in lines.splitlines()}:
+        year, month = int(stamp[:4]), int(stamp[5:7])
+        for delta in (-1, 0, 1):
+            y, m = divmod(year * 12 + month - 1 + delta, 12)
+            months.add(date(y, m + 1, 1))
+    return months
+
+
+def _japan_time(at: datetime) -> str:
+    return at.astimezone(JST).isoformat(timespec="milliseconds")
+
+
+def parse_line(line: bytes) -> Record:
+    at, institution, presented, code, request_id, person, qual = line.decode().split(",")
+    return {
+        "at": at,
+        "institution_code": institution,
+        "presented": presented,
+        "code": code,
+        "request_id": request_id,
+        "person_id": int(person) if person else None,
+        "qualification_id": int(qual) if qual else None,
+    }
 
 
 def _answer(record: Record) -> dict[str, Any]:
     """A record as GET /v1/admin/persons/{id}/access-log shows it."""
-    return {
-        "at": datetime.fromtimestamp(record["at"], UTC).isoformat(),
-        "institution_code": record["institution_code"],
-        "presented": record["presented"],
-        "code": record["code"],
-        "request_id": record["request_id"],
-    }
+    return {k: record[k] for k in ("at", "institution_code", "presented", "code", "request_id")}
 
 
 class AccessLog:
@@ -69,18 +88,21 @@ class AccessLog:
     def __init__(self, state_dir: Path, database_url: str | None = None) -> None:
         self.state_dir = state_dir
         self.database_url = database_url
-        self.pending: list[Pending] = []
-        self.spill = state_dir / "access-log.spill.jsonl"
-        self.journal = state_dir / "access-log.jsonl"  # the --data mode store
+        self.pending: list[str] = []
+        self.spill = state_dir / "access-log.spill.csv"
+        self.journal = state_dir / "access-log.csv"  # the --data mode store
         self._conn: asyncpg.Connection | None = None
         self._months: set[date] = set()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.written = 0
 
-    def add(self, at: float, institution: str, request_id: str, items: list[Any]) -> None:
-        """Called by the hot path: O(1), no I/O."""
-        self.pending.append((at, institution, request_id, items))
+    def add(self, checked_at: str, institution: str, request_id: str, items: list[Any]) -> None:
+        """Called by the hot path: one formatted line per item, no I/O."""
+        if len(items) == 1:
+            self.pending += lines_for(checked_at, institution, request_id, items)
+        else:
+            self.pending.extend(lines_for(checked_at, institution, request_id, items))
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -108,35 +130,31 @@ class AccessLog:
     async def flush(self) -> None:
         async with self._lock:
             batch, self.pending = self.pending, []
-            records = list(expand(batch))
+            lines = "".join(batch).encode()
             if self.database_url is None:
-                if records:
-                    self._append(self.journal, records)
+                if lines:
+                    await asyncio.to_thread(self._append, self.journal, lines)
                 return
-            if not records and not self.spill.exists():
+            if not lines and not self.spill.exists():
                 return
             try:
                 conn = await self._connection()
                 if self.spill.exists():
                     await self._replay(conn)
-                if records:
-                    await self._copy(conn, records)
+                if lines:
+                    await self._copy(conn, lines)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 await self._drop_connection()
-                if records:
-                    log.warning(
-                        "database unavailable (%s): %d access records spilled",
-                        type(exc).__name__,
-                        len(records),
-                    )
-                    self._append(self.spill, records)
+                if lines:
+                    log.warning("database unavailable (%s): access records spilled", type(exc).__name__)
+                    await asyncio.to_thread(self._append, self.spill, lines)
 
-    def _append(self, path: Path, records: list[Record]) -> None:
+    def _append(self, path: Path, lines: bytes) -> None:
         with path.open("ab") as f:
-            f.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+            f.write(lines)
             f.flush()
             os.fsync(f.fileno())
-        self.written += len(records)
+        self.written += lines.count(b"\n")
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -150,44 +168,42 @@ class AccessLog:
         self._conn = None
 
     async def _replay(self, conn: asyncpg.Connection) -> None:
-        records = [orjson.loads(line) for line in self.spill.read_bytes().splitlines() if line.strip()]
-        if records:
-            await self._copy(conn, records)
+        lines = self.spill.read_bytes()
+        if lines:
+            await self._copy(conn, lines)
         # At-least-once: a crash between COPY and unlink could repeat these records.
         self.spill.unlink()
-        log.info("replayed %d spilled access records", len(records))
+        log.info("replayed %d spilled access records", lines.count(b"\n"))
 
-    async def _copy(self, conn: asyncpg.Connection, records: list[Record]) -> None:
-        rows = [(datetime.fromtimestamp(r["at"], UTC), *(r[c] for c in COLUMNS[1:])) for r in records]
-        for month in {datetime(t.year, t.month, 1).date() for t, *_ in rows} - self._months:
+    async def _copy(self, conn: asyncpg.Connection, lines: bytes) -> None:
+        for month in _months_around(lines) - self._months:
             await conn.execute("SELECT onshi_access_log_partition($1)", month)
             self._months.add(month)
-        await asyncio.wait_for(conn.copy_records_to_table("access_log", records=rows, columns=COLUMNS), 30)
-        self.written += len(rows)
+        copy = conn.copy_to_table("access_log", source=io.BytesIO(lines), columns=COLUMNS, format="csv")
+        await asyncio.wait_for(copy, 30)
+        self.written += lines.count(b"\n")
 
     async def for_person(self, person_id: int, limit: int) -> list[dict[str, Any]]:
         """Newest first: what is stored, spilled, and still waiting to be written."""
-        found = [r for r in expand(self.pending) if r["person_id"] == person_id]
+        # Oldest first: the journal (or spill file), then what is still in memory.
+        unwritten = b""
         for path in (self.journal, self.spill):
             if path.exists():
-                found += [
-                    r
-                    for r in map(orjson.loads, path.read_bytes().splitlines())
-                    if r["person_id"] == person_id
-                ]
-        answers = [_answer(r) for r in found]
+                unwritten += path.read_bytes()
+        unwritten += "".join(self.pending).encode()
+        # Newest first; records of the same millisecond keep that order (the sort is stable).
+        found = [parse_line(line) for line in reversed(unwritten.splitlines())]
+        answers = [_answer(r) for r in found if r["person_id"] == person_id]
         if self.database_url is not None:
-            conn = await self._connection()
-            stored = await conn.fetch(
-                "SELECT at, institution_code, presented, code, request_id FROM access_log "
-                "WHERE person_id = $1 ORDER BY at DESC LIMIT $2",
-                person_id,
-                limit,
-            )
-            answers += [{**dict(r), "at": r["at"].isoformat()} for r in stored]
+            async with self._lock:
+                conn = await self._connection()
+                stored = await conn.fetch(
+                    "SELECT at, institution_code, presented, code, request_id FROM access_log "
+                    "WHERE person_id = $1 ORDER BY at DESC LIMIT $2",
+                    person_id,
+                    limit,
+                )
+            # Japan time with milliseconds, like checked_at, so all sources sort as text.
+            answers += [{**dict(r), "at": _japan_time(r["at"])} for r in stored]
         answers.sort(key=lambda a: a["at"], reverse=True)
         return answers[:limit]
-
-
-def now() -> float:
-    return time.time()

@@ -163,5 +163,5 @@ class HotPath:
             log.exception("confirmation failed (request_id=%s)", rid)
             return 500, INTERNAL
         if decided:
-            self.access.add(now, institution, rid, decided)  # type: ignore[union-attr]
+            self.access.add(checked_at, institution, rid, decided)  # type: ignore[union-attr]
         return status, answer

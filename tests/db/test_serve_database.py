@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query
-from tests.db.server import ADMIN, ONSHI, Server
+from tests.db.server import ONSHI, Server
 
 CARD_1 = {"presented": "myna_card", "certificate_serial": "ABCDEF0000000001", "auth_method": "face"}
 NEW_MEMBER = {

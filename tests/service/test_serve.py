@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -46,6 +47,7 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
             [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port), *workers],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "ONSHI_STATE_DIR": str(tmp_path / "state")},
         )
         url = f"http://127.0.0.1:{port}"
         try:

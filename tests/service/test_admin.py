@@ -1,0 +1,69 @@
+"""Admin endpoints without a database: upserts are refused (READ_ONLY), the access log is a local file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import EXAMPLES
+
+TOKEN = "admin-token-for-tests-" + "y" * 20
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+CLINIC = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
+CARD_1 = {
+    "institution_code": "2710000019",
+    "presented": "myna_card",
+    "certificate_serial": "ABCDEF0000000001",
+    "auth_method": "face",
+}
+
+
+def app(tmp_path: Path) -> TestClient:
+    settings = Settings(data=str(EXAMPLES / "data"), admin_token=TOKEN, state_dir=str(tmp_path))
+    return TestClient(create_app(settings))
+
+
+def test_upserts_are_read_only_without_a_database(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        r = client.post("/v1/admin/upserts", json={"persons": []}, headers=ADMIN)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "READ_ONLY"
+
+
+def test_access_log_needs_the_admin_token(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
+            r = client.get("/v1/admin/persons/1/access-log", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_confirmations_are_recorded_in_the_state_directory(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        for i in range(5):
+            r = client.post("/v1/confirmations", json=CARD_1, headers={**CLINIC, "X-Request-ID": f"rid-{i}"})
+            assert r.json()["code"] == "VALID"
+        batch = {"institution_code": "2710000019", "items": [CARD_1, {**CARD_1, "certificate_serial": "FF"}]}
+        assert (
+            client.post(
+                "/v1/confirmations/batch", json=batch, headers={**CLINIC, "X-Request-ID": "b"}
+            ).status_code
+            == 200
+        )
+        # Unflushed records are already visible to the member's view.
+        early = client.get("/v1/admin/persons/1/access-log", headers=ADMIN).json()
+        assert [r["request_id"] for r in early] == ["b", "rid-4", "rid-3", "rid-2", "rid-1", "rid-0"]
+    lines = (tmp_path / "access-log.csv").read_text().splitlines()
+    assert len(lines) == 7  # the unknown certificate is recorded too, without a person
+    assert all("ABCDEF" not in line for line in lines)  # never raw identifiers
+    with app(tmp_path) as client:
+        records = client.get("/v1/admin/persons/1/access-log?limit=3", headers=ADMIN).json()
+    assert [r["request_id"] for r in records] == ["b", "rid-4", "rid-3"]
+    assert records[0] == {
+        "at": records[0]["at"],
+        "institution_code": "2710000019",
+        "presented": "myna_card",
+        "code": "VALID",
+        "request_id": "b",
+    }
