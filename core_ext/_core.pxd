@@ -36,6 +36,9 @@ cdef struct Decision:
 
 cdef class Core:
     cdef readonly object data
+    cdef readonly Core overlay
+    cdef set dirty_keys
+    cdef set dirty_serials
     cdef object _arena_ref
     cdef const unsigned char* arena
     cdef dict insurer_index
@@ -94,4 +97,5 @@ cdef class Core:
     cdef int _put_text(self, Buf* b, const int32_t[::1] pairs, Py_ssize_t i) except -1
     cdef int _put_person(self, Buf* b, int p) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
+    cdef Core _route(self, const Req* r)
     cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1

@@ -287,8 +287,14 @@ cdef int put_json_string(Buf* b, const char* s, Py_ssize_t n) except -1:
 cdef class Core:
     """Decisions over one immutable snapshot."""
 
-    def __init__(self, data):
+    def __init__(self, data, Core overlay=None, dirty_keys=None, dirty_serials=None):
+        """`overlay` answers for the keys (insurer index, symbol, number as UTF-8) and the
+        certificate serials (ASCII) in `dirty_keys` / `dirty_serials`: the persons
+        changed since `data` was built, with every row their answers depend on."""
         self.data = data
+        self.overlay = overlay
+        self.dirty_keys = set(dirty_keys or ())
+        self.dirty_serials = set(dirty_serials or ())
         self._arena_ref = data.arena
         self.arena = <const unsigned char*>(<bytes>self._arena_ref)
         self.insurer_index = data.insurer_index
@@ -343,6 +349,11 @@ cdef class Core:
     def code_counts(self):
         """Decisions made so far, by code number."""
         return [self.counts[i] for i in range(16)]
+
+    def carry_counts(self, Core previous):
+        """Continue the decision counts of the core this one replaces (metrics are counters)."""
+        for i in range(16):
+            self.counts[i] += previous.counts[i]
 
     # ------------------------------------------------------------ parsing
 
@@ -734,20 +745,32 @@ cdef class Core:
                 put_bytes(b, self.limit_json[limit])
         return put(b, b"}", 1)
 
+    cdef Core _route(self, const Req* r):
+        """The overlay for a key or serial touched since this snapshot was built, else self."""
+        if self.overlay is None:
+            return self
+        if r.presented == MYNA_CARD:
+            if r.serial[:r.serial_len] in self.dirty_serials:
+                return self.overlay
+        elif r.insurer >= 0 and (r.insurer, r.symbol[:r.symbol_len], r.number[:r.number_len]) in self.dirty_keys:
+            return self.overlay
+        return self
+
     cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1:
         """The fields of one result, from "checked_at" to "alternatives", without braces."""
         cdef Decision dec
         cdef int q, p
         cdef bint first = True
+        cdef Core core = self._route(r)
         if r.presented == MYNA_CARD:
-            dec = self._card_path(r)
+            dec = core._card_path(r)
         else:
-            dec = self._number_path(r)
+            dec = core._number_path(r)
         self.counts[dec.code] += 1
         if log is not None:
             log.append((r.presented, dec.code,
-                        self.p_id[dec.person] if dec.person >= 0 else None,
-                        self.q_id[dec.qual] if dec.qual >= 0 else None))
+                        core.p_id[dec.person] if dec.person >= 0 else None,
+                        core.q_id[dec.qual] if dec.qual >= 0 else None))
         put(b, b'"checked_at":', 13)
         put_bytes(b, checked_at)
         put(b, b',"confirmation_date":', 21)
@@ -768,20 +791,20 @@ cdef class Core:
             put(b, b'"SNAPSHOT_STALE"', 16)
         if not (CODE_DISCLOSES[dec.code] and dec.qual >= 0):
             return put(b, b'],"person":null,"qualification":null,"alternatives":[]', 54)
-        p = self.q_person[dec.qual]
+        p = core.q_person[dec.qual]
         put(b, b'],"person":', 11)
-        self._put_person(b, p)
+        core._put_person(b, p)
         put(b, b',"qualification":', 17)
-        self._put_qualification(b, dec.qual, r.day, r.limit_consent)
+        core._put_qualification(b, dec.qual, r.day, r.limit_consent)
         put(b, b',"alternatives":[', 17)
         if dec.code == VALID_MULTIPLE:
             # The person's other qualifications in force, latest first.
             first = True
-            for q in range(dec.qual - 1, self.p_qual[p] - 1, -1):
-                if self._in_force(q, r.day):
+            for q in range(dec.qual - 1, core.p_qual[p] - 1, -1):
+                if core._in_force(q, r.day):
                     if not first:
                         put(b, b",", 1)
-                    self._put_qualification(b, q, r.day, r.limit_consent)
+                    core._put_qualification(b, q, r.day, r.limit_consent)
                     first = False
         return put(b, b"]", 1)
 

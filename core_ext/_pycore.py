@@ -8,6 +8,7 @@ compiled core writes those bytes directly, this twin builds dicts and dumps them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -49,9 +50,36 @@ from ._text import NO_END, fnv1a, format_day, key_hash
 class Core:
     """Decisions over one immutable snapshot."""
 
-    def __init__(self, data: SnapshotData) -> None:
+    def __init__(
+        self,
+        data: SnapshotData,
+        overlay: Core | None = None,
+        dirty_keys: Iterable[tuple[int, bytes, bytes]] = (),
+        dirty_serials: Iterable[bytes] = (),
+    ) -> None:
+        """`overlay` answers for the keys (insurer index, symbol, number as UTF-8) and the
+        certificate serials (ASCII) in `dirty_keys` / `dirty_serials`: the persons
+        changed since `data` was built, with every row their answers depend on."""
         self.data = data
+        self.overlay = overlay
+        self.dirty_keys = set(dirty_keys)
+        self.dirty_serials = set(dirty_serials)
         self.code_counts = [0] * len(OUTCOMES)
+
+    def carry_counts(self, previous: Core) -> None:
+        """Continue the decision counts of the core this one replaces (metrics are counters)."""
+        self.code_counts = [a + b for a, b in zip(self.code_counts, previous.code_counts, strict=True)]
+
+    def _route(self, r: Parsed) -> Core:
+        """The overlay for a key or serial touched since this snapshot was built, else self."""
+        if self.overlay is None:
+            return self
+        if r.presented == MYNA_CARD:
+            return self.overlay if r.serial.encode() in self.dirty_serials else self
+        insurer = self.data.insurer_index.get(r.insurer_number)
+        if insurer is not None and (insurer, r.symbol.encode(), r.number.encode()) in self.dirty_keys:
+            return self.overlay
+        return self
 
     # ----------------------------------------------------------------- lookups
 
@@ -219,23 +247,24 @@ class Core:
 
     def _result(self, r: Parsed, checked_at: str, stale: bool, log: list[Any] | None) -> dict[str, Any]:
         warnings: list[str] = []
+        core = self._route(r)
         if r.presented == MYNA_CARD:
-            code, q, alternatives, p = self._card_path(r, warnings)
+            code, q, alternatives, p = core._card_path(r, warnings)
         else:
-            code, q, alternatives, p = self._number_path(r, warnings)
+            code, q, alternatives, p = core._number_path(r, warnings)
         if stale:
             warnings.append(SNAPSHOT_STALE)
         self.code_counts[code] += 1
         if log is not None:
-            d = self.data
+            d = core.data
             log.append((r.presented, code, d.p_id[p] if p >= 0 else None, d.q_id[q] if q >= 0 else None))
         outcome = OUTCOMES[code]
         person = qualification = None
         alt_answers: list[dict[str, Any]] = []
         if outcome.discloses and q >= 0:
-            person = self._person(self.data.q_person[q])
-            qualification = self._qualification(q, r.day, r.limit_consent)
-            alt_answers = [self._qualification(a, r.day, r.limit_consent) for a in alternatives]
+            person = core._person(core.data.q_person[q])
+            qualification = core._qualification(q, r.day, r.limit_consent)
+            alt_answers = [core._qualification(a, r.day, r.limit_consent) for a in alternatives]
         return {
             "checked_at": checked_at,
             "confirmation_date": format_day(r.day),

@@ -21,12 +21,17 @@ from typing import Any
 
 import asyncpg
 
-from service.db.mirror import Mirror, apply_changes, load_mirror
-from service.state import ServiceState, generation_from
+from service.db.mirror import apply_changes, load_mirror
+from service.mirror import Mirror
+from service.state import Generation, ServiceState, generation_from, layered_generation
 
 log = logging.getLogger("onshi.follower")
 
 POLL_SECONDS = 1.0
+# Fold the overlay into a new full snapshot once it holds this many persons, or
+# when it is this old; until then each change costs an overlay build only.
+FOLD_PERSONS = 20_000
+FOLD_SECONDS = 300.0
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 CONNECT_TIMEOUT = 3.0
@@ -40,6 +45,8 @@ class Follower:
         self.url = url
         self.state = state
         self.mirror: Mirror | None = None
+        self.base: Generation | None = None  # the last full build
+        self.base_built = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connected = False
@@ -88,8 +95,8 @@ class Follower:
     async def _reload(self, conn: asyncpg.Connection) -> None:
         started = time.perf_counter()
         mirror = await load_mirror(conn)
-        await self._publish(mirror)
         self.mirror = mirror
+        await self._rebuild()
         gen = self.state.current
         assert gen is not None
         log.info(
@@ -109,11 +116,34 @@ class Follower:
                 return
             if not changed:
                 break
-            await self._publish(self.mirror)
+            await self._publish()
+        if self.mirror.dirty and time.monotonic() - self.base_built > FOLD_SECONDS:
+            await self._rebuild()
         self.state.synced_at = time.time()
 
-    async def _publish(self, mirror: Mirror) -> None:
+    async def _publish(self) -> None:
+        """Answer the applied changes: a small overlay over the base, or a full rebuild."""
+        mirror = self.mirror
+        assert mirror is not None and self.base is not None
+        if mirror.dirty.insurers or len(mirror.dirty.persons) > FOLD_PERSONS:
+            await self._rebuild()
+            return
+        gen = await asyncio.to_thread(layered_generation, self.base, mirror, mirror.seq)
+        self._swap(gen)
+
+    async def _rebuild(self) -> None:
+        """A new full snapshot of every mirrored row (the rows are copied on the loop first)."""
+        mirror = self.mirror
+        assert mirror is not None
         dataset = mirror.dataset()
-        gen = await asyncio.to_thread(generation_from, dataset, mirror.seq)
+        mirror.rebuilt()
+        self.base = await asyncio.to_thread(generation_from, dataset, mirror.seq)
+        self.base_built = time.monotonic()
+        self._swap(self.base)
+
+    def _swap(self, gen: Generation) -> None:
+        previous = self.state.current
+        if previous is not None:
+            gen.core.carry_counts(previous.core)
         self.state.current = gen
         self.state.synced_at = time.time()

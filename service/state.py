@@ -12,6 +12,7 @@ import orjson
 
 import core_ext
 from service.dataset import DataSet
+from service.mirror import Mirror, routed
 
 MAX_ACCEPTED = 100_000
 
@@ -60,6 +61,24 @@ def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation
         version=data.version,
         persons=data.persons,
         qualifications=data.qualifications,
+        loaded_at=time.time(),
+        applied_change_seq=applied_change_seq,
+    )
+
+
+def layered_generation(base: Generation, mirror: Mirror, applied_change_seq: int) -> Generation:
+    """The base snapshot plus an overlay built from the mirror's dirty rows (see service/mirror.py)."""
+    tables, keys, serials = mirror.overlay()
+    overlay = core_ext.snapshot(tables)
+    impl = type(base.core)  # `base` is a full build: its core has no overlay
+    core_keys, core_serials = routed(base.core.data, keys, serials)
+    institutions, _names = mirror.institutions()
+    return Generation(
+        core=impl(base.core.data, impl(overlay), core_keys, core_serials),
+        institutions=institutions,
+        version=f"{base.version}+{applied_change_seq}",
+        persons=len(mirror.rows["persons"]),
+        qualifications=len(mirror.rows["qualifications"]),
         loaded_at=time.time(),
         applied_change_seq=applied_change_seq,
     )
