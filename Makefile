@@ -31,6 +31,7 @@ lint: install ## ruff (lint and format) and mypy
 	$(BIN)/ruff check service core_ext tests bench
 	$(BIN)/ruff format --check service core_ext tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest core_ext._core --allowlist core_ext/stubtest-allowlist.txt
 
 bench: install ## the hot path against the raw-ASGI floor with wrk (needs wrk)
 	$(BIN)/python bench/floor.py

@@ -7,6 +7,9 @@ not set, else the pure-Python twin; both give the same answers.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 from . import _pycore
 from ._build import SnapshotData, Tables, build_snapshot
@@ -14,15 +17,19 @@ from ._text import key_hash as py_key_hash
 
 NO_EXTENSIONS = bool(os.environ.get("ONSHI_NO_EXTENSIONS"))
 
+_compiled: ModuleType | None
 try:
-    from . import _core as _compiled  # type: ignore[attr-defined]
+    from . import _core as _compiled
 except ImportError:  # not built: fall back to the twin
     _compiled = None
 
-COMPILED = _compiled is not None and not NO_EXTENSIONS
-Core = _compiled.Core if COMPILED else _pycore.Core
-key_hash = _compiled.key_hash if _compiled is not None else py_key_hash
-IMPLEMENTATIONS = {"py": _pycore.Core, **({"c": _compiled.Core} if _compiled is not None else {})}
+IMPLEMENTATIONS: dict[str, Any] = {"py": _pycore.Core}
+key_hash: Callable[[int, bytes, bytes], int] = py_key_hash
+if _compiled is not None:
+    IMPLEMENTATIONS["c"] = _compiled.Core
+    key_hash = _compiled.key_hash
+COMPILED = "c" in IMPLEMENTATIONS and not NO_EXTENSIONS
+Core: Any = IMPLEMENTATIONS["c"] if COMPILED else _pycore.Core
 
 
 def snapshot(tables: Tables) -> SnapshotData:
