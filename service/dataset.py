@@ -97,6 +97,8 @@ OPTIONAL = {
 MAX_ID = 2**63 - 1
 NO_LEGACY_FROM = parse_day("2024-12-02") or 0
 MAX_PROBLEMS_SHOWN = 100
+MAX_CACHED_DAYS = 200_000
+_DAYS: dict[str, int | None] = {}
 
 Row = dict[str, "str | None"]
 Source = Iterable[tuple[int, Row]]
@@ -168,7 +170,12 @@ class _Checker:
         value = self.cell(column)
         if value is None:
             return None
-        day = parse_day(value)
+        # A data set repeats few distinct dates: parse each once (bounded, in case of junk).
+        day = _DAYS.get(value, -1)
+        if day == -1:
+            day = parse_day(value)
+            if len(_DAYS) < MAX_CACHED_DAYS:
+                _DAYS[value] = day
         if day is None:
             self.fail(column, "not a valid date (YYYY-MM-DD)")
         return day
@@ -367,7 +374,7 @@ def _check_keys_in_force(quals: list[QualificationRow], line: dict[int, int], pr
 
 
 def read_csv(path: Path) -> Iterator[tuple[int, Row]]:
-    """Rows of one CSV file with their line numbers; empty cells become None."""
+    """Rows of one CSV file with their line numbers (an empty cell is "", meaning null)."""
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -377,7 +384,8 @@ def read_csv(path: Path) -> Iterator[tuple[int, Row]]:
         for cells in reader:
             if not cells:
                 continue
-            yield reader.line_num, {h: (v if v != "" else None) for h, v in zip(header, cells, strict=False)}
+            # Empty cells stay "" here: the checker treats "" and None alike (null).
+            yield reader.line_num, dict(zip(header, cells, strict=False))
 
 
 def load_dir(folder: str | Path) -> DataSet:
