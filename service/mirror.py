@@ -66,6 +66,20 @@ class Mirror:
         self.rows[table][key] = row
         self._index(table, row, add=True)
 
+    def load(self, table: str, rows: list[Any], keys: list[Any]) -> None:
+        """Bulk insert into an empty table (the initial load): indexes, no dirty marks."""
+        self.rows[table] = dict(zip(keys, rows, strict=True))
+        if table == "qualifications":
+            for q in rows:
+                self.quals_of_person[q.person_id].add(q.qualification_id)
+                self.quals_of_key[_key(q)].add(q.qualification_id)
+        elif table == "documents":
+            for d in rows:
+                self.docs_of_qual[d.qualification_id].add(d.document_id)
+        elif table == "certificates":
+            for c in rows:
+                self.certs_of_person[c.person_id].add(c.certificate_serial)
+
     def remove(self, table: str, key: Any) -> None:
         old = self.rows[table].pop(key, None)
         if old is not None:

@@ -23,7 +23,10 @@ async def load_mirror(conn: asyncpg.Connection) -> Mirror:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         mirror.seq = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM change_log")
         for table, sql in CANONICAL_SELECT.items():
-            _put_all(mirror, table, await conn.fetch(sql))
+            entity = BY_TABLE.get(table)
+            records = await conn.fetch(sql)
+            rows = [tuple(r) for r in records] if entity is None else list(map(entity.row._make, records))
+            mirror.load(table, rows, [key_of(table, row) for row in rows])
     mirror.rebuilt()  # the caller builds the base snapshot from exactly these rows
     return mirror
 
