@@ -25,7 +25,8 @@ async def load_mirror(conn: asyncpg.Connection) -> Mirror:
         for table, sql in CANONICAL_SELECT.items():
             entity = BY_TABLE.get(table)
             records = await conn.fetch(sql)
-            rows = [tuple(r) for r in records] if entity is None else list(map(entity.row._make, records))
+            make = tuple if entity is None else entity.row._make  # type: ignore[attr-defined]
+            rows = list(map(make, records))
             mirror.load(table, rows, [key_of(table, row) for row in rows])
     mirror.rebuilt()  # the caller builds the base snapshot from exactly these rows
     return mirror
