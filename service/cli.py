@@ -16,7 +16,6 @@ from service.dataset import DataSetError
 from service.settings import Settings
 
 LATER = {
-    "synth": "the nationwide synthetic population",
     "snapshot": "snapshot files",
 }
 
@@ -38,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     load = commands.add_parser("import", help="validate a CSV data set and load it into PostgreSQL")
     load.add_argument("dir", metavar="DIR")
     load.add_argument("--database-url", metavar="URL", help="PostgreSQL (env ONSHI_DATABASE_URL)")
+    synth = commands.add_parser("synth", help="write a synthetic nationwide data set (CSV)")
+    synth.add_argument("--members", type=int, required=True, metavar="N", help="about N persons")
+    synth.add_argument("--out", required=True, metavar="DIR")
+    synth.add_argument("--seed", type=int, default=1, metavar="S")
+    synth.add_argument(
+        "--as-of",
+        default="2026-11-01",
+        metavar="YYYY-MM-DD",
+        help="the population's today (default 2026-11-01)",
+    )
     for name, what in LATER.items():
         later = commands.add_parser(name, help=f"(arrives with {what})")
         later.add_argument("rest", nargs=argparse.REMAINDER)
@@ -256,6 +265,33 @@ def import_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def synth_command(args: argparse.Namespace) -> int:
+    import time
+    from datetime import date
+    from pathlib import Path
+
+    from service.synth.generator import Synth
+
+    if args.members < 1:
+        print("onshi synth: --members must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        as_of = date.fromisoformat(args.as_of)
+    except ValueError:
+        print("onshi synth: --as-of must be YYYY-MM-DD", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    counts = Synth(args.seed, as_of, Path(args.out)).run(args.members)
+    seconds = time.perf_counter() - started
+    rows = ", ".join(f"{name.removesuffix('.csv')} {count:,}" for name, count in counts.items())
+    print(
+        f"wrote {args.out}: {rows} in {seconds:.1f} s "
+        f"({counts['persons.csv'] / seconds * 60:,.0f} members/min); API keys are in institutions.csv",
+        flush=True,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `onshi` command."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -266,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         return migrate_command(args)
     if args.command == "import":
         return import_command(args)
+    if args.command == "synth":
+        return synth_command(args)
     print(f"onshi {args.command}: not available yet (arrives with {LATER[args.command]})", file=sys.stderr)
     return 2
 
