@@ -13,10 +13,11 @@ import bisect
 import hashlib
 import itertools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO
+from typing import IO, Generic, TypeVar
 
 from core_ext._text import insurer_check_digit
 from service.dataset import COLUMNS
@@ -32,6 +33,7 @@ from service.synth.lexicon import (
     TRADES,
 )
 
+T = TypeVar("T")
 DEFAULT_AS_OF = date(2026, 11, 1)
 NO_LEGACY_FROM = date(2024, 12, 2).toordinal()
 LATE_ELDERLY_START = date(2008, 4, 1).toordinal()
@@ -52,17 +54,15 @@ def _insurer_number(body: str) -> str:
     return body + str(insurer_check_digit(body))
 
 
-class Picker:
+class Picker(Generic[T]):
     """Weighted choice by bisection over cumulative weights (faster than random.choices)."""
 
-    def __init__(
-        self, items: list[object] | tuple[object, ...], weights: list[float] | tuple[float, ...]
-    ) -> None:
+    def __init__(self, items: Sequence[T], weights: Sequence[float]) -> None:
         self.items = list(items)
         self.cumulative = list(itertools.accumulate(weights))
         self.total = self.cumulative[-1]
 
-    def pick(self, rng: random.Random) -> object:
+    def pick(self, rng: random.Random) -> T:
         return self.items[bisect.bisect_right(self.cumulative, rng.random() * self.total)]
 
 
@@ -214,8 +214,8 @@ class Synth:
             text = self.iso_cache[day] = date.fromordinal(day).isoformat()
         return text
 
-    def age_years(self, band_picker: Picker) -> int:
-        return int(band_picker.pick(self.rng)) * 5 + self.rng.randrange(5)  # type: ignore[call-overload]
+    def age_years(self, band_picker: Picker[int]) -> int:
+        return band_picker.pick(self.rng) * 5 + self.rng.randrange(5)
 
     def birth_for(self, age: int) -> int:
         return self.as_of - age * YEAR - self.rng.randrange(YEAR)
@@ -236,8 +236,8 @@ class Synth:
         pid = self.person_id
         given = (self.male if sex == 1 else self.female).pick(rng)
         birth = self.birth_for(age)
-        kana = f"{surname[1]} {given[1]}"  # type: ignore[index]
-        self.files.add("persons.csv", f"{pid},{surname[0]} {given[0]},{kana},{sex},{self.iso(birth)}\n")  # type: ignore[index]
+        kana = f"{surname[1]} {given[1]}"
+        self.files.add("persons.csv", f"{pid},{surname[0]} {given[0]},{kana},{sex},{self.iso(birth)}\n")
         return pid, birth
 
     def card_and_registration(self, pid: int) -> bool:
@@ -383,10 +383,10 @@ class Synth:
     def household(self) -> int:
         """One household; returns the number of members written."""
         rng = self.rng
-        pref = int(self.prefectures.pick(rng))  # type: ignore[call-overload]
+        pref = self.prefectures.pick(rng)
         surname = self.surnames.pick(rng)
         head_age = self.age_years(self.adult_ages)
-        size = int(self.sizes.pick(rng))  # type: ignore[call-overload]
+        size = self.sizes.pick(rng)
         members: list[tuple[int, int]] = [(head_age, 1 if rng.random() < 0.6 else 2)]
         if size >= 2 and head_age >= 22:
             members.append((max(20, head_age + rng.randrange(-5, 6)), 3 - members[0][1]))
@@ -394,7 +394,7 @@ class Synth:
             members.append((rng.randrange(0, min(25, head_age - 20) + 1), 1 + rng.randrange(2)))
         written = []
         for age, sex in members:
-            pid, birth = self.new_person(age, sex, surname)  # type: ignore[arg-type]
+            pid, birth = self.new_person(age, sex, surname)
             registered = self.card_and_registration(pid)
             written.append((pid, birth, age, registered))
         late = [m for m in written if m[2] >= 75]
@@ -410,7 +410,7 @@ class Synth:
         rng = self.rng
         members.sort(key=lambda m: -m[2])
         head_age = members[0][2]
-        kind = str((self.retired if head_age >= 65 else self.working).pick(rng))
+        kind = (self.retired if head_age >= 65 else self.working).pick(rng)
         if head_age < 18:
             kind = "kokuho"
         insurer = self.pick_insurer(kind, pref)
