@@ -295,8 +295,10 @@ cdef class Core:
         self.overlay = overlay
         self.dirty_keys = set(dirty_keys or ())
         self.dirty_serials = set(dirty_serials or ())
-        self._arena_ref = data.arena
-        self.arena = <const unsigned char*>(<bytes>self._arena_ref)
+        # bytes, or a memoryview of a mapped snapshot file; the view keeps it alive.
+        cdef const unsigned char[::1] arena = data.arena
+        self._arena_ref = arena
+        self.arena = &arena[0] if arena.shape[0] else <const unsigned char*>b""
         self.insurer_index = data.insurer_index
         self.insurer_json = [
             json_fields({"insurer_number": number, "insurer_name": name})

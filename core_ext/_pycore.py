@@ -85,11 +85,11 @@ class Core:
 
     def _text(self, pairs: Any, i: int) -> str:
         off, length = pairs[2 * i], pairs[2 * i + 1]
-        return self.data.arena[off : off + length].decode()
+        return str(self.data.arena[off : off + length], "utf-8")  # bytes or a mapped file's memoryview
 
     def _raw(self, pairs: Any, i: int) -> bytes:
         off, length = pairs[2 * i], pairs[2 * i + 1]
-        return self.data.arena[off : off + length]
+        return bytes(self.data.arena[off : off + length])
 
     def key_group(self, insurer: int, symbol: str, number: str) -> range | None:
         """Positions in `key_members` of the qualifications under (insurer, symbol, number)."""

@@ -1,0 +1,145 @@
+"""The snapshot file: every array of a snapshot in one file, opened with mmap.
+
+Layout (all integers little-endian):
+
+    0   8  magic  b"ONSHISNP"
+    8   4  format version (FORMAT_VERSION)
+    12  4  manifest length M
+    16  8  payload length P
+    24  4  CRC-32 of manifest and payload
+    28  4  reserved (0)
+    32  M  manifest: JSON with the snapshot version, counts, the small tables
+           (insurers, limit categories, institutions by key hash) and, per array,
+           its type code, offset in the payload and item count
+    .   P  payload: the arrays, each starting on an 8-byte boundary
+
+Opening checks the magic, the version, the lengths against the file size, the
+checksum and every array's bounds; any mismatch raises SnapshotFileError with the
+reason.  The arrays come back as memoryviews of the mapping, so every worker
+process shares the same page-cache pages.  Replace a file by writing a new one and
+renaming it over the old (as `write_snapshot` does): a mapping of the old inode
+stays valid until the last reader lets go.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import zlib
+from array import array
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._build import SnapshotData
+
+MAGIC = b"ONSHISNP"
+FORMAT_VERSION = 1
+HEADER = struct.Struct("<8sIIQII")
+ALIGN = 8
+META_FIELDS = ("version", "insurer_numbers", "insurer_names", "limit_names")
+
+
+class SnapshotFileError(Exception):
+    """The file is not a usable snapshot (truncated, corrupted, wrong format or version)."""
+
+
+def _arrays(data: SnapshotData) -> dict[str, tuple[str, Any]]:
+    """Every array field of the snapshot, with its type code (the arena as bytes 'B')."""
+    out: dict[str, tuple[str, Any]] = {"arena": ("B", data.arena)}
+    for f in fields(data):
+        value = getattr(data, f.name)
+        if isinstance(value, array):
+            out[f.name] = (value.typecode, value)
+        elif isinstance(value, memoryview) and f.name != "arena":
+            out[f.name] = (value.format, value)
+    return out
+
+
+def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str | Path) -> int:
+    """Write `data` and the institutions (key hash -> code) to `path` atomically; return its size."""
+    path = Path(path)
+    entries: dict[str, list[Any]] = {}
+    chunks: list[bytes] = []
+    offset = 0
+    for name, (code, values) in _arrays(data).items():
+        raw = bytes(values) if not isinstance(values, array) else values.tobytes()
+        item = struct.calcsize(code)
+        entries[name] = [code, offset, len(raw) // item]
+        pad = (-len(raw)) % ALIGN
+        chunks.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    manifest = orjson.dumps(
+        {
+            **{name: getattr(data, name) for name in META_FIELDS},
+            "persons": data.persons,
+            "qualifications": data.qualifications,
+            "institutions": institutions,
+            "arrays": entries,
+        }
+    )
+    manifest += b" " * ((-len(manifest)) % ALIGN)  # keep the payload 8-byte aligned
+    crc = zlib.crc32(manifest)
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with tmp.open("wb") as f:
+        f.write(HEADER.pack(MAGIC, FORMAT_VERSION, len(manifest), offset, crc, 0))
+        f.write(manifest)
+        for chunk in chunks:
+            f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return HEADER.size + len(manifest) + offset
+
+
+def open_snapshot(path: str | Path, verify: bool = True) -> tuple[SnapshotData, dict[str, str]]:
+    """Map a snapshot file; return the snapshot (arrays over the mapping) and its institutions."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < HEADER.size:
+                raise SnapshotFileError(f"{path}: truncated ({size} bytes, shorter than the header)")
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as exc:
+        raise SnapshotFileError(f"{path}: cannot open ({exc.strerror})") from None
+    view = memoryview(mapping)
+    magic, version, manifest_len, payload_len, crc, _ = HEADER.unpack_from(view, 0)
+    if magic != MAGIC:
+        raise SnapshotFileError(f"{path}: not an Onshi snapshot file (bad magic)")
+    if version != FORMAT_VERSION:
+        raise SnapshotFileError(
+            f"{path}: format version {version}, this Onshi reads version {FORMAT_VERSION}"
+        )
+    expected = HEADER.size + manifest_len + payload_len
+    if size != expected:
+        raise SnapshotFileError(f"{path}: truncated or padded ({size} bytes, the header says {expected})")
+    body = view[HEADER.size :]
+    if verify and zlib.crc32(body) != crc:
+        raise SnapshotFileError(f"{path}: corrupted (checksum mismatch)")
+    try:
+        manifest = orjson.loads(body[:manifest_len])
+    except orjson.JSONDecodeError:
+        raise SnapshotFileError(f"{path}: corrupted (unreadable manifest)") from None
+    payload = body[manifest_len:]
+    values: dict[str, Any] = {name: manifest[name] for name in META_FIELDS}
+    for name, (code, offset, count) in manifest["arrays"].items():
+        length = count * struct.calcsize(code)
+        if offset % ALIGN or offset + length > payload_len:
+            raise SnapshotFileError(f"{path}: corrupted (array {name} out of bounds)")
+        values[name] = payload[offset : offset + length].cast(code)
+    values["insurer_index"] = {number: i for i, number in enumerate(values["insurer_numbers"])}
+    try:
+        data = SnapshotData(**values)
+    except TypeError as exc:
+        raise SnapshotFileError(f"{path}: arrays do not match this Onshi ({exc})") from None
+    if data.persons != manifest["persons"] or data.qualifications != manifest["qualifications"]:
+        raise SnapshotFileError(f"{path}: corrupted (counts do not match the arrays)")
+    if len(data.p_qual) != data.persons + 1 or len(data.q_doc) != data.qualifications + 1:
+        raise SnapshotFileError(f"{path}: corrupted (index arrays do not match the counts)")
+    return data, manifest["institutions"]
