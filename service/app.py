@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,11 +17,11 @@ from prometheus_client import CollectorRegistry
 from service.accesslog import AccessLog
 from service.follower import Follower
 from service.hotpath import HotPath
-from service.loading import load_dataset
+from service.loading import load_generation
 from service.metrics import OnshiCollector, RequestMetrics
 from service.routes import admin, confirmations, ops
 from service.settings import Settings
-from service.state import Generation, ServiceState, generation_from
+from service.state import Generation, ServiceState
 
 log = logging.getLogger("onshi")
 
@@ -36,14 +38,44 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     access = AccessLog(Path(settings.state_dir), settings.database_url if following else None)
     follower = Follower(settings.database_url, state) if following and settings.database_url else None
 
+    async def reload() -> Generation:
+        """Build a new generation beside the current one, then swap it in with one assignment.
+
+        Requests keep being answered from the old generation while the new one loads;
+        an invalid source raises and leaves the old one serving.
+        """
+        gen = await asyncio.to_thread(load_generation, settings)
+        previous = state.current
+        if previous is not None:
+            gen.core.carry_counts(previous.core)
+        state.current = gen
+        log.info(
+            "reloaded: snapshot %s, %d persons, %d qualifications",
+            gen.version,
+            gen.persons,
+            gen.qualifications,
+        )
+        return gen
+
+    def reload_on_signal() -> None:
+        async def run() -> None:
+            try:
+                await reload()
+            except Exception:
+                log.exception("reload failed; still serving the previous snapshot")
+
+        asyncio.ensure_future(run())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if follower is None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not in the main thread
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_on_signal)
         await access.start()
         if follower is not None:
             await follower.start()
         elif state.current is None:
-            dataset = await asyncio.to_thread(load_dataset, settings)
-            state.current = await asyncio.to_thread(generation_from, dataset)
+            state.current = await asyncio.to_thread(load_generation, settings)
             log.info(
                 "snapshot %s loaded: %d persons, %d qualifications",
                 state.current.version,
@@ -86,6 +118,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     app.state.registry = registry
     app.state.access = access
     app.state.settings = settings
+    app.state.reload = None if following else reload
     app.include_router(confirmations.router)
     app.include_router(ops.router)
     app.include_router(admin.router)

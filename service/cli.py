@@ -12,12 +12,8 @@ import sys
 import orjson
 from pydantic import ValidationError
 
-from service.dataset import DataSetError
+from service.dataset import DataSet, DataSetError
 from service.settings import Settings
-
-LATER = {
-    "snapshot": "snapshot files",
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,9 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="the population's today (default 2026-11-01)",
     )
-    for name, what in LATER.items():
-        later = commands.add_parser(name, help=f"(arrives with {what})")
-        later.add_argument("rest", nargs=argparse.REMAINDER)
+    snapshot = commands.add_parser("snapshot", help="snapshot files")
+    snapshot_commands = snapshot.add_subparsers(dest="snapshot_command", required=True)
+    build = snapshot_commands.add_parser("build", help="write the whole indexed snapshot to one file")
+    build_source = build.add_mutually_exclusive_group(required=True)
+    build_source.add_argument("--data", metavar="DIR", help="a CSV data set")
+    build_source.add_argument("--database-url", metavar="URL", help="PostgreSQL")
+    build.add_argument("--out", required=True, metavar="FILE")
     return parser
 
 
@@ -58,6 +58,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         key: value
         for key, value in (
             ("data", args.data),
+            ("snapshot", args.snapshot),
             ("database_url", args.database_url),
             ("host", args.host),
             ("port", args.port),
@@ -67,7 +68,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     if args.demo:
         overrides["demo"] = True
-    if args.data or args.demo:  # an explicit source on the command line wins over the environment
+    if args.data or args.demo or args.snapshot:  # an explicit source wins over the environment
         overrides.setdefault("database_url", None)
     return Settings(**overrides)
 
@@ -115,43 +116,49 @@ def serve(args: argparse.Namespace) -> int:
     """Validate the data, then run uvicorn; invalid data exits non-zero with nothing served."""
     import uvicorn
 
+    from core_ext._file import SnapshotFileError
     from service.app import create_app
-    from service.loading import load_dataset
-    from service.state import generation_from
+    from service.loading import load_generation
 
     try:
         settings = _settings(args)
     except ValidationError as exc:
         print(f"onshi: invalid settings: {exc}", file=sys.stderr)
         return 2
-    if args.snapshot:
-        print("onshi: serving a snapshot file is not available yet", file=sys.stderr)
-        return 2
     if settings.source == "none":
-        print("onshi: nothing to serve: give --data DIR, --demo or --database-url URL", file=sys.stderr)
+        print(
+            "onshi: nothing to serve: give --data DIR, --demo, --snapshot FILE or --database-url URL",
+            file=sys.stderr,
+        )
         return 2
     if settings.source == "database":
         return _serve_database(settings)
     try:
-        dataset = load_dataset(settings)
+        generation = load_generation(settings)
     except DataSetError as exc:
         print(exc.report(), file=sys.stderr)
         print(f"onshi: {len(exc.problems)} problem(s); nothing served", file=sys.stderr)
+        return 1
+    except SnapshotFileError as exc:
+        print(f"onshi: {exc}; nothing served", file=sys.stderr)
         return 1
     if settings.demo:
         _print_demo_banner(settings)
     common = _uvicorn_options(settings)
     if settings.workers <= 1:
-        app = create_app(settings, generation_from(dataset))
-        del dataset
+        app = create_app(settings, generation)
+        del generation
         settle_heap()
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return 0
-    del dataset  # each worker loads its own copy (shared snapshot files arrive later)
+    # Each worker loads its own generation (a snapshot file's pages are shared between them).
+    del generation
     # Workers read their settings from the environment: hand them the chosen source.
     os.environ["ONSHI_DEMO"] = "true" if settings.demo else "false"
     if settings.data:
         os.environ["ONSHI_DATA"] = settings.data
+    if settings.snapshot:
+        os.environ["ONSHI_SNAPSHOT"] = settings.snapshot
     uvicorn.run("service.app:app_factory", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     return 0
 
@@ -265,6 +272,52 @@ def import_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def snapshot_build_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
+    import asyncpg
+
+    import core_ext
+    from core_ext._file import write_snapshot
+    from service.dataset import load_dir
+    from service.db.mirror import load_mirror
+
+    started = time.perf_counter()
+    try:
+        if args.data:
+            data = load_dir(args.data)
+        else:
+
+            async def read() -> DataSet:
+                conn = await asyncpg.connect(args.database_url)
+                try:
+                    return (await load_mirror(conn)).dataset()
+                finally:
+                    await conn.close()
+
+            data = asyncio.run(read())
+    except DataSetError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"onshi snapshot build: {len(exc.problems)} problem(s); nothing written", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"onshi snapshot build: {exc}", file=sys.stderr)
+        return 1
+    loaded = time.perf_counter()
+    snapshot = core_ext.snapshot(data.tables)
+    built = time.perf_counter()
+    size = write_snapshot(snapshot, data.institutions, args.out)
+    done = time.perf_counter()
+    print(
+        f"wrote {args.out}: {snapshot.persons:,} persons, {snapshot.qualifications:,} qualifications, "
+        f"{size / 1e6:,.1f} MB ({size / max(1, snapshot.qualifications):.0f} bytes/qualification); "
+        f"read+validate {loaded - started:.1f} s, build {built - loaded:.1f} s, write {done - built:.1f} s",
+        flush=True,
+    )
+    return 0
+
+
 def synth_command(args: argparse.Namespace) -> int:
     import time
     from datetime import date
@@ -304,8 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         return import_command(args)
     if args.command == "synth":
         return synth_command(args)
-    print(f"onshi {args.command}: not available yet (arrives with {LATER[args.command]})", file=sys.stderr)
-    return 2
+    if args.command == "snapshot":
+        return snapshot_build_command(args)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse allows only the ones above
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONSHI_")
 
     data: str | None = None
+    snapshot: str | None = None
     demo: bool = False
     demo_members: int = 100_000
     database_url: str | None = None
@@ -43,4 +44,6 @@ class Settings(BaseSettings):
             return "demo"
         if self.data:
             return "csv"
+        if self.snapshot:
+            return "snapshot"
         return "database" if self.database_url else "none"

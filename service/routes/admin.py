@@ -10,6 +10,8 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from core_ext._file import SnapshotFileError
+from service.dataset import DataSetError
 from service.db.upserts import UpsertError, apply_upsert
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -99,3 +101,31 @@ async def access_log(
             "データベースに接続できません。しばらくしてから再度照会してください。",
         )
     return JSONResponse(records)
+
+
+@router.post(
+    "/reload",
+    responses={
+        200: {"description": "the new snapshot: version, persons, qualifications"},
+        401: {"description": "UNAUTHENTICATED"},
+        409: {"description": "NOT_RELOADABLE (a database source follows its changes itself)"},
+        422: {"description": "RELOAD_FAILED: the source is invalid; the previous snapshot keeps serving"},
+    },
+)
+async def reload(request: Request) -> JSONResponse:
+    """Reload the file source (CSV folder or snapshot file) without a pause (also: SIGHUP)."""
+    refused = _refused(request)
+    if refused is not None:
+        return refused
+    reload = request.app.state.reload
+    if reload is None:
+        return _error(409, "NOT_RELOADABLE", "データベースの変更は自動で反映されます。再読み込みは不要です。")
+    try:
+        gen = await reload()
+    except DataSetError as exc:
+        return _error(422, "RELOAD_FAILED", "新しいデータに誤りがあります。", problems=exc.problems[:100])
+    except SnapshotFileError as exc:
+        return _error(422, "RELOAD_FAILED", "新しいスナップショットを読めません。", problems=[str(exc)])
+    return JSONResponse(
+        {"version": gen.version, "persons": gen.persons, "qualifications": gen.qualifications}
+    )
