@@ -12,9 +12,9 @@ Layout (all day numbers are `date.toordinal()` values):
 - qualifications; a qualification's documents are `q_doc[j] : q_doc[j + 1]`;
 - the key index: qualifications grouped by (insurer, symbol, number); group g is
   `key_members[key_group[g] : key_group[g + 1]]`; an open-addressing table
-  `key_slots` (linear probing, power-of-two size, -1 = empty) holds group numbers
-  and `key_slot_hash` their hashes;
-- the serial index: `cert_slots` / `cert_slot_hash` over certificates;
+  `key_slots` (linear probing, power-of-two size, load <= 0.7, -1 = empty) holds
+  group numbers and `key_slot_tag` the top 16 bits of their hashes;
+- the serial index: `cert_slots` / `cert_slot_tag` over certificates;
 - strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8,
   addressed by offset and length; a repeated string is stored once.
 """
@@ -147,7 +147,7 @@ class SnapshotData:
     key_members: array
     key_group: array
     key_slots: array
-    key_slot_hash: array
+    key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
     c_person: array
     c_serial: array  # offset, length pairs
     c_issued: array
@@ -156,7 +156,7 @@ class SnapshotData:
     c_revoked: array
     c_face_only: array
     cert_slots: array
-    cert_slot_hash: array
+    cert_slot_tag: array
 
     @property
     def persons(self) -> int:
@@ -184,21 +184,29 @@ class _Arena:
         return hit
 
 
+MAX_LOAD = 0.7
+
+
+def slot_tag(h: int) -> int:
+    """The 16 bits of a hash kept per slot: most probes of other keys stop at the tag."""
+    return h >> 48
+
+
 def _table(hashes: Sequence[int]) -> tuple[array, array]:
-    """Open-addressing table of entry numbers by hash: (slots, slot hashes)."""
+    """Open-addressing table of entry numbers by hash (linear probing, load <= 0.7): (slots, tags)."""
     size = 8
-    while size < 2 * len(hashes):
+    while size * MAX_LOAD < len(hashes):
         size *= 2
     mask = size - 1
     slots = array("i", [-1]) * size
-    slot_hash = array("Q", [0]) * size
+    tags = array("H", [0]) * size
     for entry, h in enumerate(hashes):
         i = h & mask
         while slots[i] != -1:
             i = (i + 1) & mask
         slots[i] = entry
-        slot_hash[i] = h
-    return slots, slot_hash
+        tags[i] = slot_tag(h)
+    return slots, tags
 
 
 def _legacy_cutoff(insurer: InsurerRow) -> int:
@@ -257,7 +265,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         key_members.extend(members)
         key_group.append(len(key_members))
         hashes.append(hash_key(ins, symbol.encode(), number.encode()))
-    key_slots, key_slot_hash = _table(hashes)
+    key_slots, key_slot_tag = _table(hashes)
 
     docs = sorted(
         tables.documents, key=lambda d: (qual_index[d.qualification_id], d.issued_on, d.document_id)
@@ -278,7 +286,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     c_serial = array("i")
     for c in certs:
         c_serial.extend(arena.add(c.certificate_serial))
-    cert_slots, cert_slot_hash = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
+    cert_slots, cert_slot_tag = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
 
     fingerprint = hashlib.sha256(bytes(arena.buf))
     fingerprint.update(repr((len(persons), len(quals), len(docs), len(certs))).encode())
@@ -328,7 +336,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         key_members=key_members,
         key_group=key_group,
         key_slots=key_slots,
-        key_slot_hash=key_slot_hash,
+        key_slot_tag=key_slot_tag,
         c_person=array("i", (person_index[c.person_id] for c in certs)),
         c_serial=c_serial,
         c_issued=array("i", (c.issued_on for c in certs)),
@@ -337,5 +345,5 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         c_revoked=array("i", (NO_END if c.revoked_on is None else c.revoked_on for c in certs)),
         c_face_only=array("b", (1 if c.face_only else 0 for c in certs)),
         cert_slots=cert_slots,
-        cert_slot_hash=cert_slot_hash,
+        cert_slot_tag=cert_slot_tag,
     )

@@ -1,4 +1,4 @@
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint16_t, uint64_t
 
 
 cdef struct Req:
@@ -74,7 +74,7 @@ cdef class Core:
     cdef const int32_t[::1] key_members
     cdef const int32_t[::1] key_group
     cdef const int32_t[::1] key_slots
-    cdef const uint64_t[::1] key_slot_hash
+    cdef const uint16_t[::1] key_slot_tag
     cdef const int32_t[::1] c_person
     cdef const int32_t[::1] c_serial
     cdef const int32_t[::1] c_issued
@@ -83,7 +83,7 @@ cdef class Core:
     cdef const int32_t[::1] c_revoked
     cdef const int8_t[::1] c_face_only
     cdef const int32_t[::1] cert_slots
-    cdef const uint64_t[::1] cert_slot_hash
+    cdef const uint16_t[::1] cert_slot_tag
     cdef long long counts[16]
 
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)

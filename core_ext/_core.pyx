@@ -8,7 +8,7 @@ without building Python objects; anything else goes through the shared
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from libc.stdint cimport int32_t, uint64_t
+from libc.stdint cimport int32_t, uint16_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy
 
@@ -334,7 +334,7 @@ cdef class Core:
         self.key_members = data.key_members
         self.key_group = data.key_group
         self.key_slots = data.key_slots
-        self.key_slot_hash = data.key_slot_hash
+        self.key_slot_tag = data.key_slot_tag
         self.c_person = data.c_person
         self.c_serial = data.c_serial
         self.c_issued = data.c_issued
@@ -343,7 +343,7 @@ cdef class Core:
         self.c_revoked = data.c_revoked
         self.c_face_only = data.c_face_only
         self.cert_slots = data.cert_slots
-        self.cert_slot_hash = data.cert_slot_hash
+        self.cert_slot_tag = data.cert_slot_tag
         for i in range(16):
             self.counts[i] = 0
 
@@ -513,6 +513,7 @@ cdef class Core:
 
     cdef int _find_group(self, const Req* r):
         cdef uint64_t h = key_hash_c(r.insurer, r.symbol, r.symbol_len, r.number, r.number_len)
+        cdef uint16_t tag = <uint16_t>(h >> 48)
         cdef Py_ssize_t mask = self.key_slots.shape[0] - 1
         cdef Py_ssize_t i = h & mask
         cdef int g, q
@@ -520,7 +521,7 @@ cdef class Core:
             g = self.key_slots[i]
             if g == -1:
                 return -1
-            if self.key_slot_hash[i] == h:
+            if self.key_slot_tag[i] == tag:
                 q = self.key_members[self.key_group[g]]
                 if (self.q_insurer[q] == r.insurer
                         and self.q_symbol[2 * q + 1] == r.symbol_len
@@ -533,6 +534,7 @@ cdef class Core:
     cdef int _find_certificate(self, const Req* r):
         cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325,
                                 <const unsigned char*>r.serial, r.serial_len)
+        cdef uint16_t tag = <uint16_t>(h >> 48)
         cdef Py_ssize_t mask = self.cert_slots.shape[0] - 1
         cdef Py_ssize_t i = h & mask
         cdef int c
@@ -540,7 +542,7 @@ cdef class Core:
             c = self.cert_slots[i]
             if c == -1:
                 return -1
-            if (self.cert_slot_hash[i] == h and self.c_serial[2 * c + 1] == r.serial_len
+            if (self.cert_slot_tag[i] == tag and self.c_serial[2 * c + 1] == r.serial_len
                     and memcmp(self.arena + self.c_serial[2 * c], r.serial, r.serial_len) == 0):
                 return c
             i = (i + 1) & mask

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
-from ._build import SnapshotData
+from ._build import SnapshotData, slot_tag
 from ._codes import (
     AMBIGUOUS,
     AUTH_PIN,
@@ -96,10 +96,11 @@ class Core:
         d = self.data
         sym, num = symbol.encode(), number.encode()
         h = key_hash(insurer, sym, num)
+        tag = slot_tag(h)
         mask = len(d.key_slots) - 1
         i = h & mask
         while (g := d.key_slots[i]) != -1:
-            if d.key_slot_hash[i] == h:
+            if d.key_slot_tag[i] == tag:
                 q = d.key_members[d.key_group[g]]
                 if (
                     d.q_insurer[q] == insurer
@@ -115,10 +116,11 @@ class Core:
         d = self.data
         raw = serial.encode()
         h = fnv1a(raw)
+        tag = slot_tag(h)
         mask = len(d.cert_slots) - 1
         i = h & mask
         while (c := d.cert_slots[i]) != -1:
-            if d.cert_slot_hash[i] == h and self._raw(d.c_serial, c) == raw:
+            if d.cert_slot_tag[i] == tag and self._raw(d.c_serial, c) == raw:
                 return c
             i = (i + 1) & mask
         return -1
