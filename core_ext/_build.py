@@ -15,8 +15,8 @@ Layout (all day numbers are `date.toordinal()` values):
   `key_slots` (linear probing, power-of-two size, load <= 0.7, -1 = empty) holds
   group numbers and `key_slot_tag` the top 16 bits of their hashes;
 - the serial index: `cert_slots` / `cert_slot_tag` over certificates;
-- strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8,
-  addressed by offset and length; a repeated string is stored once.
+- strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8 behind
+  their length, addressed by offset; a repeated string is stored once.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ class SnapshotData:
     p_id: array
     p_birth: array
     p_sex: array
-    p_name: array  # offset, length pairs
-    p_kana: array  # offset, length pairs; length -1 = none
+    p_name: array  # arena offsets (length-prefixed strings)
+    p_kana: array  # arena offsets; -1 = none
     p_qual: array
     p_reg_from: array
     p_reg_last: array
@@ -130,8 +130,8 @@ class SnapshotData:
     q_id: array
     q_person: array
     q_insurer: array
-    q_symbol: array  # offset, length pairs
-    q_number: array  # offset, length pairs
+    q_symbol: array  # arena offsets
+    q_number: array  # arena offsets
     q_branch: array
     q_relationship: array
     q_acquired: array
@@ -149,7 +149,7 @@ class SnapshotData:
     key_slots: array
     key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
     c_person: array
-    c_serial: array  # offset, length pairs
+    c_serial: array  # arena offsets
     c_issued: array
     c_expires: array
     c_grace_end: array
@@ -167,21 +167,43 @@ class SnapshotData:
         return len(self.q_id)
 
 
+LONG_TEXT = 255  # a length byte of 255 is followed by the length as 4 bytes (little-endian)
+
+
+def text_at(arena: bytes | memoryview, offset: int) -> bytes:
+    """The string stored at `offset` of an arena (see _Arena)."""
+    length = arena[offset]
+    start = offset + 1
+    if length == LONG_TEXT:
+        length = int.from_bytes(arena[offset + 1 : offset + 5], "little")
+        start = offset + 5
+    return bytes(arena[start : start + length])
+
+
 class _Arena:
-    """Append-only UTF-8 string store; each distinct string is written once."""
+    """Append-only UTF-8 string store; each distinct string is written once, after its length.
+
+    A reference is one 4-byte offset: the length byte (or 255 and a 4-byte length for
+    long text) sits in front of the bytes, so no separate length array is needed.
+    """
 
     def __init__(self) -> None:
         self.buf = bytearray()
-        self.seen: dict[str, tuple[int, int]] = {}
+        self.seen: dict[str, int] = {}
 
-    def add(self, text: str) -> tuple[int, int]:
-        hit = self.seen.get(text)
-        if hit is None:
+    def add(self, text: str) -> int:
+        offset = self.seen.get(text)
+        if offset is None:
             raw = text.encode()
-            hit = (len(self.buf), len(raw))
+            offset = len(self.buf)
+            if len(raw) < LONG_TEXT:
+                self.buf.append(len(raw))
+            else:
+                self.buf.append(LONG_TEXT)
+                self.buf += len(raw).to_bytes(4, "little")
             self.buf += raw
-            self.seen[text] = hit
-        return hit
+            self.seen[text] = offset
+        return offset
 
 
 MAX_LOAD = 0.7
@@ -227,8 +249,8 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     p_reg_from = array("i")
     p_reg_last = array("i")
     for p in persons:
-        p_name.extend(arena.add(p.name))
-        p_kana.extend(arena.add(p.name_kana) if p.name_kana is not None else (0, -1))
+        p_name.append(arena.add(p.name))
+        p_kana.append(arena.add(p.name_kana) if p.name_kana is not None else -1)
         reg = registration.get(p.person_id)
         if reg is None:
             p_reg_from.append(NO_END)
@@ -255,8 +277,8 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     q_number = array("i")
     groups: dict[tuple[int, str, str], list[int]] = {}
     for j, q in enumerate(quals):
-        q_symbol.extend(arena.add(q.symbol))
-        q_number.extend(arena.add(q.number))
+        q_symbol.append(arena.add(q.symbol))
+        q_number.append(arena.add(q.number))
         groups.setdefault((insurer_index[q.insurer_number], q.symbol, q.number), []).append(j)
     key_members = array("i")
     key_group = array("i", [0])
@@ -285,7 +307,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     certs = tables.certificates
     c_serial = array("i")
     for c in certs:
-        c_serial.extend(arena.add(c.certificate_serial))
+        c_serial.append(arena.add(c.certificate_serial))
     cert_slots, cert_slot_tag = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
 
     fingerprint = hashlib.sha256(bytes(arena.buf))

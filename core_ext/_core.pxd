@@ -94,7 +94,7 @@ cdef class Core:
     cdef bint _registered(self, int p, int day)
     cdef Decision _card_path(self, const Req* r)
     cdef Decision _number_path(self, const Req* r)
-    cdef int _put_text(self, Buf* b, const int32_t[::1] pairs, Py_ssize_t i) except -1
+    cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1
     cdef int _put_person(self, Buf* b, int p) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
     cdef Core _route(self, const Req* r)

@@ -282,6 +282,26 @@ cdef int put_json_string(Buf* b, const char* s, Py_ssize_t n) except -1:
     return put(b, b'"', 1)
 
 
+# ------------------------------------------------------------------ arena
+
+cdef inline const unsigned char* text_at(const unsigned char* arena, int32_t offset,
+                                         Py_ssize_t* n) noexcept nogil:
+    """A length-prefixed arena string: its bytes, and its length in n (see _build._Arena)."""
+    cdef const unsigned char* p = arena + offset
+    if p[0] < 255:
+        n[0] = p[0]
+        return p + 1
+    n[0] = p[1] | (p[2] << 8) | (p[3] << 16) | (<Py_ssize_t>p[4] << 24)
+    return p + 5
+
+
+cdef inline bint text_equals(const unsigned char* arena, int32_t offset,
+                             const char* s, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t length
+    cdef const unsigned char* text = text_at(arena, offset, &length)
+    return length == n and memcmp(text, s, n) == 0
+
+
 # --------------------------------------------------------------------- core
 
 cdef class Core:
@@ -524,10 +544,8 @@ cdef class Core:
             if self.key_slot_tag[i] == tag:
                 q = self.key_members[self.key_group[g]]
                 if (self.q_insurer[q] == r.insurer
-                        and self.q_symbol[2 * q + 1] == r.symbol_len
-                        and self.q_number[2 * q + 1] == r.number_len
-                        and memcmp(self.arena + self.q_symbol[2 * q], r.symbol, r.symbol_len) == 0
-                        and memcmp(self.arena + self.q_number[2 * q], r.number, r.number_len) == 0):
+                        and text_equals(self.arena, self.q_symbol[q], r.symbol, r.symbol_len)
+                        and text_equals(self.arena, self.q_number[q], r.number, r.number_len)):
                     return g
             i = (i + 1) & mask
 
@@ -542,8 +560,8 @@ cdef class Core:
             c = self.cert_slots[i]
             if c == -1:
                 return -1
-            if (self.cert_slot_tag[i] == tag and self.c_serial[2 * c + 1] == r.serial_len
-                    and memcmp(self.arena + self.c_serial[2 * c], r.serial, r.serial_len) == 0):
+            if (self.cert_slot_tag[i] == tag
+                    and text_equals(self.arena, self.c_serial[c], r.serial, r.serial_len)):
                 return c
             i = (i + 1) & mask
 
@@ -679,14 +697,16 @@ cdef class Core:
     # Answers are written straight into one byte buffer: no dicts, no str objects,
     # no serializer pass.  Everything fixed is encoded once (module or __init__).
 
-    cdef int _put_text(self, Buf* b, const int32_t[::1] pairs, Py_ssize_t i) except -1:
-        return put_json_string(b, <const char*>self.arena + pairs[2 * i], pairs[2 * i + 1])
+    cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1:
+        cdef Py_ssize_t n
+        cdef const unsigned char* text = text_at(self.arena, offsets[i], &n)
+        return put_json_string(b, <const char*>text, n)
 
     cdef int _put_person(self, Buf* b, int p) except -1:
         put(b, b'{"name":', 8)
         self._put_text(b, self.p_name, p)
         put(b, b',"name_kana":', 13)
-        if self.p_kana[2 * p + 1] >= 0:
+        if self.p_kana[p] >= 0:
             self._put_text(b, self.p_kana, p)
         else:
             put(b, b"null", 4)

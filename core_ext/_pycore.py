@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
-from ._build import SnapshotData, slot_tag
+from ._build import SnapshotData, slot_tag, text_at
 from ._codes import (
     AMBIGUOUS,
     AUTH_PIN,
@@ -83,13 +83,11 @@ class Core:
 
     # ----------------------------------------------------------------- lookups
 
-    def _text(self, pairs: Any, i: int) -> str:
-        off, length = pairs[2 * i], pairs[2 * i + 1]
-        return str(self.data.arena[off : off + length], "utf-8")  # bytes or a mapped file's memoryview
+    def _text(self, offsets: Any, i: int) -> str:
+        return text_at(self.data.arena, offsets[i]).decode()
 
-    def _raw(self, pairs: Any, i: int) -> bytes:
-        off, length = pairs[2 * i], pairs[2 * i + 1]
-        return bytes(self.data.arena[off : off + length])
+    def _raw(self, offsets: Any, i: int) -> bytes:
+        return text_at(self.data.arena, offsets[i])
 
     def key_group(self, insurer: int, symbol: str, number: str) -> range | None:
         """Positions in `key_members` of the qualifications under (insurer, symbol, number)."""
@@ -214,7 +212,7 @@ class Core:
         d = self.data
         return {
             "name": self._text(d.p_name, p),
-            "name_kana": self._text(d.p_kana, p) if d.p_kana[2 * p + 1] >= 0 else None,
+            "name_kana": self._text(d.p_kana, p) if d.p_kana[p] >= 0 else None,
             "sex": d.p_sex[p],
             "birthdate": format_day(d.p_birth[p]),
         }

@@ -598,3 +598,14 @@ def test_text_needing_json_escapes_is_answered_intact(impl: str) -> None:
     assert answer["person"]["name_kana"] == "ヤマダ\u0001"
     assert answer["qualification"]["symbol"] == 'A"\\'
     assert answer["qualification"]["insurer_name"] == '保険者 "本部" \\ 支部'
+
+
+def test_long_text_survives_the_arena(impl: str) -> None:
+    """Strings of 255 bytes and more use the arena's long length form."""
+    w = Population()
+    long_name = "長" * 120  # 360 bytes of UTF-8
+    w.person(1, "1980-01-01", name=long_name, kana="ア" * 85)  # exactly 255 bytes
+    w.qual(11, 1, "2020-04-01", number="12")
+    answer = ask(w.cores()[impl], by_number("2025-04-01", "12", "1980-01-01"))
+    assert answer["person"]["name"] == long_name
+    assert answer["person"]["name_kana"] == "ア" * 85
