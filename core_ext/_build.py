@@ -30,16 +30,30 @@ from typing import NamedTuple
 from ._codes import LEGACY_CARD
 from ._text import (
     NO_END,
-    certificate_grace_end,
-    elderly_first_day,
     fnv1a,
     key_hash,
     parse_day,
-    preschool_last_day,
     registration_last_day,
 )
 
 DEFAULT_LEGACY_CUTOFF = parse_day("2025-12-01") or 0
+# Dates that are only compared with the confirmation date D (documents, certificates,
+# registrations) are stored as int16 days from 2040-01-01, clamped to 1950-04..2129-09.
+# D is always between 2000-01-01 and a year after today, so clamping never changes a
+# comparison; EVENT_MAX also stands for "no end".  Dates shown in answers (birthdate,
+# acquired_on, lost_on) keep full day numbers.
+EVENT_BASE = parse_day("2040-01-01") or 0
+EVENT_MIN = -32768
+EVENT_MAX = 32767
+
+
+def event_day(day: int | None, none: int = EVENT_MAX) -> int:
+    """A day number as a clamped int16 offset from EVENT_BASE (`none` for None or NO_END)."""
+    if day is None or day >= NO_END:
+        return none
+    return max(EVENT_MIN, min(EVENT_MAX, day - EVENT_BASE))
+
+
 LATE_ELDERLY_LAW_CODE = "39"
 
 
@@ -123,10 +137,8 @@ class SnapshotData:
     p_name: array  # arena offsets (length-prefixed strings)
     p_kana: array  # arena offsets; -1 = none
     p_qual: array
-    p_reg_from: array
-    p_reg_last: array
-    p_preschool_last: array
-    p_elderly_from: array
+    p_reg_from: array  # event day (int16, see event_day); EVENT_MAX = not registered
+    p_reg_last: array  # event day; EVENT_MIN when not registered
     q_id: array
     q_person: array
     q_insurer: array
@@ -141,7 +153,7 @@ class SnapshotData:
     q_doc: array
     limit_names: list[str]
     d_kind: array
-    d_issued: array
+    d_issued: array  # event days (int16):
     d_until: array  # last valid day (for a legacy card, capped by the insurer cut-off)
     d_void: array  # first day no longer valid (void_from)
     key_members: array
@@ -150,9 +162,8 @@ class SnapshotData:
     key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
     c_person: array
     c_serial: array  # arena offsets
-    c_issued: array
+    c_issued: array  # event days (int16); the grace end is computed from c_expires
     c_expires: array
-    c_grace_end: array
     c_revoked: array
     c_face_only: array
     cert_slots: array
@@ -246,19 +257,19 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     registration = {r.person_id: r for r in tables.registrations}
     p_name = array("i")
     p_kana = array("i")
-    p_reg_from = array("i")
-    p_reg_last = array("i")
+    p_reg_from = array("h")
+    p_reg_last = array("h")
     for p in persons:
         p_name.append(arena.add(p.name))
         p_kana.append(arena.add(p.name_kana) if p.name_kana is not None else -1)
         reg = registration.get(p.person_id)
         if reg is None:
-            p_reg_from.append(NO_END)
-            p_reg_last.append(0)
+            p_reg_from.append(EVENT_MAX)
+            p_reg_last.append(EVENT_MIN)
         else:
-            p_reg_from.append(reg.registered_on)
+            p_reg_from.append(event_day(reg.registered_on))
             requested = reg.deregistration_requested_on
-            p_reg_last.append(NO_END if requested is None else registration_last_day(requested))
+            p_reg_last.append(event_day(None if requested is None else registration_last_day(requested)))
 
     quals = sorted(
         tables.qualifications,
@@ -293,14 +304,14 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         tables.documents, key=lambda d: (qual_index[d.qualification_id], d.issued_on, d.document_id)
     )
     q_doc = array("i", [0]) * (len(quals) + 1)
-    d_until = array("i")
+    d_until = array("h")
     for d in docs:
         j = qual_index[d.qualification_id]
         q_doc[j + 1] += 1
         until = NO_END if d.valid_until is None else d.valid_until
         if d.kind == LEGACY_CARD:  # the insurer's cut-off also ends a legacy card
             until = min(until, cutoff[insurer_index[quals[j].insurer_number]])
-        d_until.append(until)
+        d_until.append(event_day(until))
     for j in range(len(quals)):
         q_doc[j + 1] += q_doc[j]
 
@@ -333,8 +344,6 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         p_qual=p_qual,
         p_reg_from=p_reg_from,
         p_reg_last=p_reg_last,
-        p_preschool_last=array("i", (preschool_last_day(p.birthdate) for p in persons)),
-        p_elderly_from=array("i", (elderly_first_day(p.birthdate) for p in persons)),
         q_id=array("q", (q.qualification_id for q in quals)),
         q_person=array("i", (person_index[q.person_id] for q in quals)),
         q_insurer=array("i", (insurer_index[q.insurer_number] for q in quals)),
@@ -352,19 +361,18 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         q_doc=q_doc,
         limit_names=limit_names,
         d_kind=array("b", (d.kind for d in docs)),
-        d_issued=array("i", (d.issued_on for d in docs)),
+        d_issued=array("h", (event_day(d.issued_on) for d in docs)),
         d_until=d_until,
-        d_void=array("i", (NO_END if d.void_from is None else d.void_from for d in docs)),
+        d_void=array("h", (event_day(d.void_from) for d in docs)),
         key_members=key_members,
         key_group=key_group,
         key_slots=key_slots,
         key_slot_tag=key_slot_tag,
         c_person=array("i", (person_index[c.person_id] for c in certs)),
         c_serial=c_serial,
-        c_issued=array("i", (c.issued_on for c in certs)),
-        c_expires=array("i", (c.expires_on for c in certs)),
-        c_grace_end=array("i", (certificate_grace_end(c.expires_on) for c in certs)),
-        c_revoked=array("i", (NO_END if c.revoked_on is None else c.revoked_on for c in certs)),
+        c_issued=array("h", (event_day(c.issued_on) for c in certs)),
+        c_expires=array("h", (event_day(c.expires_on) for c in certs)),
+        c_revoked=array("h", (event_day(c.revoked_on) for c in certs)),
         c_face_only=array("b", (1 if c.face_only else 0 for c in certs)),
         cert_slots=cert_slots,
         cert_slot_tag=cert_slot_tag,

@@ -51,10 +51,8 @@ cdef class Core:
     cdef const int32_t[::1] p_name
     cdef const int32_t[::1] p_kana
     cdef const int32_t[::1] p_qual
-    cdef const int32_t[::1] p_reg_from
-    cdef const int32_t[::1] p_reg_last
-    cdef const int32_t[::1] p_preschool_last
-    cdef const int32_t[::1] p_elderly_from
+    cdef const int16_t[::1] p_reg_from
+    cdef const int16_t[::1] p_reg_last
     cdef const int64_t[::1] q_id
     cdef const int32_t[::1] q_person
     cdef const int32_t[::1] q_insurer
@@ -68,19 +66,18 @@ cdef class Core:
     cdef const int16_t[::1] q_limit
     cdef const int32_t[::1] q_doc
     cdef const int8_t[::1] d_kind
-    cdef const int32_t[::1] d_issued
-    cdef const int32_t[::1] d_until
-    cdef const int32_t[::1] d_void
+    cdef const int16_t[::1] d_issued
+    cdef const int16_t[::1] d_until
+    cdef const int16_t[::1] d_void
     cdef const int32_t[::1] key_members
     cdef const int32_t[::1] key_group
     cdef const int32_t[::1] key_slots
     cdef const uint16_t[::1] key_slot_tag
     cdef const int32_t[::1] c_person
     cdef const int32_t[::1] c_serial
-    cdef const int32_t[::1] c_issued
-    cdef const int32_t[::1] c_expires
-    cdef const int32_t[::1] c_grace_end
-    cdef const int32_t[::1] c_revoked
+    cdef const int16_t[::1] c_issued
+    cdef const int16_t[::1] c_expires
+    cdef const int16_t[::1] c_revoked
     cdef const int8_t[::1] c_face_only
     cdef const int32_t[::1] cert_slots
     cdef const uint16_t[::1] cert_slot_tag

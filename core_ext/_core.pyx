@@ -18,6 +18,7 @@ from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO
 from ._codes import OUTCOMES
 from ._request import check_batch, check_institution_code, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
+from ._build import EVENT_BASE as _EVENT_BASE
 
 # Mirrors of _codes constants; any drift shows in the differential tests against the twin.
 cdef enum:
@@ -52,8 +53,11 @@ cdef enum:
 
     NO_END = 10000000
     EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+    EVENT_MAX = 32767
+    NO_DOCUMENT = -40000  # below every event day: no valid document seen
 
 cdef int FIRST_DAY = _FIRST_DAY
+cdef int EVENT_BASE = _EVENT_BASE
 cdef int DAYS_AHEAD = _DAYS_AHEAD
 cdef dict PRESENTED = {"myna_card": MYNA_CARD, "legacy_card": LEGACY_CARD,
                        "eligibility_certificate": ELIGIBILITY_CERTIFICATE,
@@ -129,6 +133,63 @@ cdef void write_day(int day, char* buf) noexcept nogil:
     buf[7] = b'-'
     buf[8] = 48 + d // 10
     buf[9] = 48 + d % 10
+
+
+cdef inline void civil(int day, int* y, int* m, int* d) noexcept nogil:
+    """Year, month and day of a day number."""
+    cdef int z = day - EPOCH_ORDINAL + 719468
+    cdef int era = z // 146097
+    cdef int doe = z - era * 146097
+    cdef int yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    cdef int doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    cdef int mp = (5 * doy + 2) // 153
+    d[0] = doy - (153 * mp + 2) // 5 + 1
+    m[0] = mp + (3 if mp < 10 else -9)
+    y[0] = yoe + era * 400 + (m[0] <= 2)
+
+
+cdef inline int last_of_month(int y, int m) noexcept nogil:
+    """The last day of month m of year y (m may run past 12)."""
+    y += (m - 1) // 12
+    m = (m - 1) % 12 + 1
+    if m == 12:
+        return days_from_civil(y + 1, 1, 1) - 1
+    return days_from_civil(y, m + 1, 1) - 1
+
+
+cdef inline void attain_month(int birth, int years, int* y, int* m) noexcept nogil:
+    """Year and month of attaining age `years`: the day before the birthday (_text.attain_day)."""
+    cdef int by, bm, bd
+    civil(birth, &by, &bm, &bd)
+    y[0] = by + years
+    m[0] = bm
+    if bd == 1:  # the day before is in the previous month (29 February stays in February)
+        if bm == 1:
+            y[0] -= 1
+            m[0] = 12
+        else:
+            m[0] = bm - 1
+
+
+cdef inline int preschool_last_day(int birth) noexcept nogil:
+    """The first 31 March on or after attaining 6 (_text.preschool_last_day)."""
+    cdef int y, m
+    attain_month(birth, 6, &y, &m)
+    return days_from_civil(y if m <= 3 else y + 1, 3, 31)
+
+
+cdef inline int elderly_first_day(int birth) noexcept nogil:
+    """The 1st of the month after attaining 70 (_text.elderly_first_day)."""
+    cdef int y, m
+    attain_month(birth, 70, &y, &m)
+    return last_of_month(y, m) + 1
+
+
+cdef inline int certificate_grace_end(int expires) noexcept nogil:
+    """The end of the 3rd month after the month of expiry (_text.certificate_grace_end)."""
+    cdef int y, m, d
+    civil(expires, &y, &m, &d)
+    return last_of_month(y, m + 3)
 
 
 # ------------------------------------------------------------------ hashing
@@ -333,8 +394,6 @@ cdef class Core:
         self.p_qual = data.p_qual
         self.p_reg_from = data.p_reg_from
         self.p_reg_last = data.p_reg_last
-        self.p_preschool_last = data.p_preschool_last
-        self.p_elderly_from = data.p_elderly_from
         self.q_id = data.q_id
         self.q_person = data.q_person
         self.q_insurer = data.q_insurer
@@ -359,7 +418,6 @@ cdef class Core:
         self.c_serial = data.c_serial
         self.c_issued = data.c_issued
         self.c_expires = data.c_expires
-        self.c_grace_end = data.c_grace_end
         self.c_revoked = data.c_revoked
         self.c_face_only = data.c_face_only
         self.cert_slots = data.cert_slots
@@ -569,7 +627,8 @@ cdef class Core:
         return self.q_acquired[q] <= day < self.q_lost[q]
 
     cdef bint _registered(self, int p, int day):
-        return self.p_reg_from[p] <= day <= self.p_reg_last[p]
+        cdef int rel = day - EVENT_BASE  # registrations are stored as event days
+        return self.p_reg_from[p] <= rel <= self.p_reg_last[p]
 
     # ---------------------------------------------------------- decisions
 
@@ -588,10 +647,14 @@ cdef class Core:
             return out
         p = self.c_person[c]
         out.person = p
-        if day < self.c_issued[c] or self.c_revoked[c] <= day or day > self.c_grace_end[c]:
+        cdef int rel = day - EVENT_BASE  # certificate dates are stored as event days
+        cdef int expires = self.c_expires[c]
+        cdef int grace_end = EVENT_MAX if expires == EVENT_MAX else (
+            certificate_grace_end(expires + EVENT_BASE) - EVENT_BASE)
+        if rel < self.c_issued[c] or self.c_revoked[c] <= rel or rel > grace_end:
             out.code = CERTIFICATE_INVALID
             return out
-        if day > self.c_expires[c]:
+        if rel > expires:
             out.warnings |= W_GRACE
         if self.c_face_only[c] and r.auth_method == AUTH_PIN:
             out.code = FACE_AUTH_REQUIRED
@@ -619,7 +682,7 @@ cdef class Core:
     cdef Decision _number_path(self, const Req* r):
         cdef Decision out
         cdef int day = r.day, g, k, q, p = -1, chosen_in_force = -1, chosen_started = -1
-        cdef int earliest = -1, o, best_end = -1
+        cdef int earliest = -1, o, best_end = NO_DOCUMENT, rel
         cdef bint issued = False
         out.qual = -1
         out.person = -1
@@ -677,18 +740,19 @@ cdef class Core:
                 out.qual = -1
                 return out
         elif r.presented != UNSPECIFIED:
+            rel = day - EVENT_BASE  # document dates are stored as event days
             for k in range(self.q_doc[q], self.q_doc[q + 1]):
-                if self.d_kind[k] == r.presented and self.d_issued[k] <= day:
+                if self.d_kind[k] == r.presented and self.d_issued[k] <= rel:
                     issued = True
-                    if day <= self.d_until[k] and day < self.d_void[k] and self.d_until[k] > best_end:
+                    if rel <= self.d_until[k] and rel < self.d_void[k] and self.d_until[k] > best_end:
                         best_end = self.d_until[k]
             if not issued:
                 out.code = DOCUMENT_NOT_ISSUED
                 return out
-            if best_end < 0:
+            if best_end == NO_DOCUMENT:
                 out.code = DOCUMENT_EXPIRED
                 return out
-            if best_end - day <= EXPIRES_SOON_DAYS:
+            if best_end - rel <= EXPIRES_SOON_DAYS:
                 out.warnings |= W_SOON
         out.code = VALID
         return out
@@ -720,8 +784,9 @@ cdef class Core:
         cdef int p = self.q_person[q], ins = self.q_insurer[q], branch = self.q_branch[q]
         cdef int income = self.q_income[q], copay, limit
         cdef bint late = self.insurer_late[ins]
-        cdef bint elderly = not late and day >= self.p_elderly_from[p]
-        cdef bint preschool = day <= self.p_preschool_last[p]
+        cdef int birth = self.p_birth[p]
+        cdef bint elderly = not late and day >= elderly_first_day(birth)
+        cdef bint preschool = day <= preschool_last_day(birth)
         if late:
             copay = 10 + 10 * income
         elif elderly:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
-from ._build import SnapshotData, slot_tag, text_at
+from ._build import EVENT_BASE, EVENT_MAX, SnapshotData, slot_tag, text_at
 from ._codes import (
     AMBIGUOUS,
     AUTH_PIN,
@@ -44,7 +44,15 @@ from ._codes import (
     copay_percent,
 )
 from ._request import Parsed, check_batch, check_institution_code, parse_item, validation_error
-from ._text import NO_END, fnv1a, format_day, key_hash
+from ._text import (
+    NO_END,
+    certificate_grace_end,
+    elderly_first_day,
+    fnv1a,
+    format_day,
+    key_hash,
+    preschool_last_day,
+)
 
 
 class Core:
@@ -127,7 +135,8 @@ class Core:
         return self.data.q_acquired[q] <= day < self.data.q_lost[q]
 
     def _registered(self, p: int, day: int) -> bool:
-        return self.data.p_reg_from[p] <= day <= self.data.p_reg_last[p]
+        rel = day - EVENT_BASE  # registrations are stored as event days
+        return self.data.p_reg_from[p] <= rel <= self.data.p_reg_last[p]
 
     # --------------------------------------------------------------- decisions
 
@@ -141,9 +150,14 @@ class Core:
         if c < 0:
             return CERTIFICATE_UNKNOWN, -1, [], -1
         p = d.c_person[c]
-        if day < d.c_issued[c] or d.c_revoked[c] <= day or day > d.c_grace_end[c]:
+        rel = day - EVENT_BASE  # certificate dates are stored as event days
+        expires = d.c_expires[c]
+        grace_end = (
+            EVENT_MAX if expires == EVENT_MAX else certificate_grace_end(expires + EVENT_BASE) - EVENT_BASE
+        )
+        if rel < d.c_issued[c] or d.c_revoked[c] <= rel or rel > grace_end:
             return CERTIFICATE_INVALID, -1, [], p
-        if day > d.c_expires[c]:
+        if rel > expires:
             warnings.append(CERTIFICATE_GRACE_PERIOD)
         if d.c_face_only[c] and r.auth_method == AUTH_PIN:
             return FACE_AUTH_REQUIRED, -1, [], p
@@ -196,13 +210,14 @@ class Core:
                 return NOT_REGISTERED, -1, [], p
         elif r.presented != UNSPECIFIED:
             docs = range(d.q_doc[q], d.q_doc[q + 1])
-            issued = [k for k in docs if d.d_kind[k] == r.presented and d.d_issued[k] <= day]
+            rel = day - EVENT_BASE  # document dates are stored as event days
+            issued = [k for k in docs if d.d_kind[k] == r.presented and d.d_issued[k] <= rel]
             if not issued:
                 return DOCUMENT_NOT_ISSUED, q, [], p
-            valid_ends = [d.d_until[k] for k in issued if day <= d.d_until[k] and day < d.d_void[k]]
+            valid_ends = [d.d_until[k] for k in issued if rel <= d.d_until[k] and rel < d.d_void[k]]
             if not valid_ends:
                 return DOCUMENT_EXPIRED, q, [], p
-            if max(valid_ends) - day <= EXPIRES_SOON_DAYS:
+            if max(valid_ends) - rel <= EXPIRES_SOON_DAYS:
                 warnings.append(DOCUMENT_EXPIRES_SOON)
         return VALID, q, [], p
 
@@ -222,8 +237,9 @@ class Core:
         p = d.q_person[q]
         ins = d.q_insurer[q]
         late = bool(d.insurer_late[ins])
-        elderly = not late and day >= d.p_elderly_from[p]
-        preschool = day <= d.p_preschool_last[p]
+        birth = d.p_birth[p]
+        elderly = not late and day >= elderly_first_day(birth)
+        preschool = day <= preschool_last_day(birth)
         branch = d.q_branch[q]
         answer: dict[str, Any] = {
             "qualification_id": d.q_id[q],
