@@ -25,7 +25,7 @@ import hashlib
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ._codes import LEGACY_CARD
 from ._text import (
@@ -131,7 +131,7 @@ class SnapshotData:
     insurer_names: list[str]
     insurer_late: array
     insurer_index: dict[str, int]
-    p_id: array
+    p_id: array  # uint32; BIG_ID marks an id kept in p_id_big (ids of 2^32 - 1 and more)
     p_birth: array
     p_sex: array
     p_name: array  # arena offsets (length-prefixed strings)
@@ -139,9 +139,9 @@ class SnapshotData:
     p_qual: array
     p_reg_from: array  # event day (int16, see event_day); EVENT_MAX = not registered
     p_reg_last: array  # event day; EVENT_MIN when not registered
-    q_id: array
+    q_id: array  # uint32; BIG_ID marks an id kept in q_id_big
     q_person: array
-    q_insurer: array
+    q_insurer: array  # int16
     q_symbol: array  # arena offsets
     q_number: array  # arena offsets
     q_branch: array
@@ -149,7 +149,7 @@ class SnapshotData:
     q_acquired: array
     q_lost: array
     q_income: array
-    q_limit: array  # index into limit_names, -1 = none
+    q_limit: array  # int8 index into limit_names, -1 = none
     q_doc: array
     limit_names: list[str]
     d_kind: array
@@ -168,6 +168,8 @@ class SnapshotData:
     c_face_only: array
     cert_slots: array
     cert_slot_tag: array
+    p_id_big: dict[int, int] = field(default_factory=dict)  # person index -> id
+    q_id_big: dict[int, int] = field(default_factory=dict)  # qualification index -> id
 
     @property
     def persons(self) -> int:
@@ -246,6 +248,25 @@ def _legacy_cutoff(insurer: InsurerRow) -> int:
     return insurer.legacy_card_valid_until or DEFAULT_LEGACY_CUTOFF
 
 
+BIG_ID = 0xFFFFFFFF
+
+
+def _ids(ids: list[int], big: dict[int, int]) -> array:
+    """Ids as uint32; the rare id that does not fit is kept in `big` by position."""
+    out = array("I", [BIG_ID]) * len(ids)
+    for i, value in enumerate(ids):
+        if value < BIG_ID:
+            out[i] = value
+        else:
+            big[i] = value
+    return out
+
+
+def id_at(ids: Any, big: dict[int, int], i: int) -> int:
+    value: int = ids[i]
+    return big[i] if value == BIG_ID else value
+
+
 def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] = key_hash) -> SnapshotData:
     """Turn validated tables into a snapshot; `hash_key` may be the compiled twin of key_hash."""
     arena = _Arena()
@@ -321,6 +342,10 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         c_serial.append(arena.add(c.certificate_serial))
     cert_slots, cert_slot_tag = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
 
+    if len(tables.insurers) > 32767 or len(limit_names) > 127:
+        raise ValueError("more insurers or limit categories than the snapshot layout holds")
+    p_id_big: dict[int, int] = {}
+    q_id_big: dict[int, int] = {}
     fingerprint = hashlib.sha256(bytes(arena.buf))
     fingerprint.update(repr((len(persons), len(quals), len(docs), len(certs))).encode())
     return SnapshotData(
@@ -336,7 +361,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
             ),
         ),
         insurer_index=insurer_index,
-        p_id=array("q", (p.person_id for p in persons)),
+        p_id=_ids([p.person_id for p in persons], p_id_big),
         p_birth=array("i", (p.birthdate for p in persons)),
         p_sex=array("b", (p.sex for p in persons)),
         p_name=p_name,
@@ -344,9 +369,9 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         p_qual=p_qual,
         p_reg_from=p_reg_from,
         p_reg_last=p_reg_last,
-        q_id=array("q", (q.qualification_id for q in quals)),
+        q_id=_ids([q.qualification_id for q in quals], q_id_big),
         q_person=array("i", (person_index[q.person_id] for q in quals)),
-        q_insurer=array("i", (insurer_index[q.insurer_number] for q in quals)),
+        q_insurer=array("h", (insurer_index[q.insurer_number] for q in quals)),
         q_symbol=q_symbol,
         q_number=q_number,
         q_branch=array("b", (q.branch for q in quals)),
@@ -355,7 +380,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         q_lost=array("i", (NO_END if q.lost_on is None else q.lost_on for q in quals)),
         q_income=array("b", (q.income_class for q in quals)),
         q_limit=array(
-            "h",
+            "b",
             (-1 if q.limit_category is None else limit_index[q.limit_category] for q in quals),
         ),
         q_doc=q_doc,
@@ -376,4 +401,6 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         c_face_only=array("b", (1 if c.face_only else 0 for c in certs)),
         cert_slots=cert_slots,
         cert_slot_tag=cert_slot_tag,
+        p_id_big=p_id_big,
+        q_id_big=q_id_big,
     )

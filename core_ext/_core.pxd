@@ -1,4 +1,4 @@
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint16_t, uint64_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint16_t, uint32_t, uint64_t
 
 
 cdef struct Req:
@@ -45,7 +45,8 @@ cdef class Core:
     cdef list insurer_json     # per insurer: b',"insurer_number":…,"insurer_name":…'
     cdef list limit_json       # per limit category: its name as a JSON string
     cdef const int8_t[::1] insurer_late
-    cdef const int64_t[::1] p_id
+    cdef const uint32_t[::1] p_id
+    cdef dict p_id_big
     cdef const int32_t[::1] p_birth
     cdef const int8_t[::1] p_sex
     cdef const int32_t[::1] p_name
@@ -53,9 +54,10 @@ cdef class Core:
     cdef const int32_t[::1] p_qual
     cdef const int16_t[::1] p_reg_from
     cdef const int16_t[::1] p_reg_last
-    cdef const int64_t[::1] q_id
+    cdef const uint32_t[::1] q_id
+    cdef dict q_id_big
     cdef const int32_t[::1] q_person
-    cdef const int32_t[::1] q_insurer
+    cdef const int16_t[::1] q_insurer
     cdef const int32_t[::1] q_symbol
     cdef const int32_t[::1] q_number
     cdef const int8_t[::1] q_branch
@@ -63,7 +65,7 @@ cdef class Core:
     cdef const int32_t[::1] q_acquired
     cdef const int32_t[::1] q_lost
     cdef const int8_t[::1] q_income
-    cdef const int16_t[::1] q_limit
+    cdef const int8_t[::1] q_limit
     cdef const int32_t[::1] q_doc
     cdef const int8_t[::1] d_kind
     cdef const int16_t[::1] d_issued
@@ -91,6 +93,8 @@ cdef class Core:
     cdef bint _registered(self, int p, int day)
     cdef Decision _card_path(self, const Req* r)
     cdef Decision _number_path(self, const Req* r)
+    cdef object _person_id(self, int p)
+    cdef object _qualification_id(self, int q)
     cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1
     cdef int _put_person(self, Buf* b, int p) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1

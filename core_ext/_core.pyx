@@ -54,6 +54,7 @@ cdef enum:
     NO_END = 10000000
     EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
     EVENT_MAX = 32767
+    BIG_ID = 0xFFFFFFFF
     NO_DOCUMENT = -40000  # below every event day: no valid document seen
 
 cdef int FIRST_DAY = _FIRST_DAY
@@ -387,6 +388,7 @@ cdef class Core:
         self.limit_json = [orjson.dumps(name) for name in data.limit_names]
         self.insurer_late = data.insurer_late
         self.p_id = data.p_id
+        self.p_id_big = data.p_id_big
         self.p_birth = data.p_birth
         self.p_sex = data.p_sex
         self.p_name = data.p_name
@@ -395,6 +397,7 @@ cdef class Core:
         self.p_reg_from = data.p_reg_from
         self.p_reg_last = data.p_reg_last
         self.q_id = data.q_id
+        self.q_id_big = data.q_id_big
         self.q_person = data.q_person
         self.q_insurer = data.q_insurer
         self.q_symbol = data.q_symbol
@@ -761,6 +764,12 @@ cdef class Core:
     # Answers are written straight into one byte buffer: no dicts, no str objects,
     # no serializer pass.  Everything fixed is encoded once (module or __init__).
 
+    cdef object _person_id(self, int p):
+        return self.p_id[p] if self.p_id[p] != BIG_ID else self.p_id_big[p]
+
+    cdef object _qualification_id(self, int q):
+        return self.q_id[q] if self.q_id[q] != BIG_ID else self.q_id_big[q]
+
     cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1:
         cdef Py_ssize_t n
         cdef const unsigned char* text = text_at(self.arena, offsets[i], &n)
@@ -796,7 +805,10 @@ cdef class Core:
         else:
             copay = 30
         put(b, b'{"qualification_id":', 20)
-        put_int(b, self.q_id[q])
+        if self.q_id[q] != BIG_ID:
+            put_int(b, self.q_id[q])
+        else:
+            put_int(b, self.q_id_big[q])
         put_bytes(b, self.insurer_json[ins])  # ,"insurer_number":…,"insurer_name":…
         put(b, b',"symbol":', 10)
         self._put_text(b, self.q_symbol, q)
@@ -858,8 +870,8 @@ cdef class Core:
         self.counts[dec.code] += 1
         if log is not None:
             log.append((r.presented, dec.code,
-                        core.p_id[dec.person] if dec.person >= 0 else None,
-                        core.q_id[dec.qual] if dec.qual >= 0 else None))
+                        core._person_id(dec.person) if dec.person >= 0 else None,
+                        core._qualification_id(dec.qual) if dec.qual >= 0 else None))
         put(b, b'"checked_at":', 13)
         put_bytes(b, checked_at)
         put(b, b',"confirmation_date":', 21)

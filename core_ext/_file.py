@@ -78,6 +78,8 @@ def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str |
             "persons": data.persons,
             "qualifications": data.qualifications,
             "institutions": institutions,
+            "p_id_big": sorted(data.p_id_big.items()),
+            "q_id_big": sorted(data.q_id_big.items()),
             "arrays": entries,
         }
     )
@@ -134,6 +136,8 @@ def open_snapshot(path: str | Path, verify: bool = True) -> tuple[SnapshotData, 
             raise SnapshotFileError(f"{path}: corrupted (array {name} out of bounds)")
         values[name] = payload[offset : offset + length].cast(code)
     values["insurer_index"] = {number: i for i, number in enumerate(values["insurer_numbers"])}
+    values["p_id_big"] = {index: value for index, value in manifest["p_id_big"]}
+    values["q_id_big"] = {index: value for index, value in manifest["q_id_big"]}
     try:
         data = SnapshotData(**values)
     except TypeError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
-from ._build import EVENT_BASE, EVENT_MAX, SnapshotData, slot_tag, text_at
+from ._build import EVENT_BASE, EVENT_MAX, SnapshotData, id_at, slot_tag, text_at
 from ._codes import (
     AMBIGUOUS,
     AUTH_PIN,
@@ -242,7 +242,7 @@ class Core:
         preschool = day <= preschool_last_day(birth)
         branch = d.q_branch[q]
         answer: dict[str, Any] = {
-            "qualification_id": d.q_id[q],
+            "qualification_id": id_at(d.q_id, d.q_id_big, q),
             "insurer_number": d.insurer_numbers[ins],
             "insurer_name": d.insurer_names[ins],
             "symbol": self._text(d.q_symbol, q),
@@ -273,7 +273,8 @@ class Core:
         self.code_counts[code] += 1
         if log is not None:
             d = core.data
-            log.append((r.presented, code, d.p_id[p] if p >= 0 else None, d.q_id[q] if q >= 0 else None))
+            person_id = id_at(d.p_id, d.p_id_big, p) if p >= 0 else None
+            log.append((r.presented, code, person_id, id_at(d.q_id, d.q_id_big, q) if q >= 0 else None))
         outcome = OUTCOMES[code]
         person = qualification = None
         alt_answers: list[dict[str, Any]] = []

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 import core_ext
 from core_ext import _codes
-from tests.population import KENPO, KOKUHO, KOUKI, KUMIAI, Population, ask, by_number, card, insurer_number
+from tests.population import (
+    INSTITUTION,
+    KENPO,
+    KOKUHO,
+    KOUKI,
+    KUMIAI,
+    Population,
+    ask,
+    by_number,
+    card,
+    day,
+    insurer_number,
+)
 
 
 @pytest.fixture
@@ -609,3 +622,30 @@ def test_long_text_survives_the_arena(impl: str) -> None:
     answer = ask(w.cores()[impl], by_number("2025-04-01", "12", "1980-01-01"))
     assert answer["person"]["name"] == long_name
     assert answer["person"]["name_kana"] == "ア" * 85
+
+
+def test_ids_beyond_32_bits_are_answered_exactly(impl: str, tmp_path: Any) -> None:
+    """Ids are stored in 32 bits; larger ones (up to 2^63 - 1) come from the overflow table."""
+    from core_ext._file import open_snapshot, write_snapshot
+    from service.dataset import validate
+
+    w = Population()
+    big_person, big_qual = 2**40 + 7, 2**63 - 1
+    w.person(big_person, "1980-01-01")
+    w.qual(big_qual, big_person, "2020-04-01", number="12")
+    w.person(2**32 - 1, "1981-01-01")  # exactly the marker value
+    w.qual(2**32 - 1, 2**32 - 1, "2020-04-01", number="13")
+    data = core_ext.snapshot(validate(w.sources()).tables)
+    write_snapshot(data, {}, tmp_path / "big.snap")
+    mapped, _ = open_snapshot(tmp_path / "big.snap")
+    for snapshot in (data, mapped):
+        core = core_ext.IMPLEMENTATIONS[impl](snapshot)
+        for number, birth, qid, pid in (
+            ("12", "1980-01-01", big_qual, big_person),
+            ("13", "1981-01-01", 2**32 - 1, 2**32 - 1),
+        ):
+            log: list[Any] = []
+            body = orjson.dumps({"institution_code": INSTITUTION, **by_number("2025-04-01", number, birth)})
+            status, answer = core.confirm(body, INSTITUTION, day("2025-04-01"), "r", "t", b"{}", False, log)
+            assert orjson.loads(answer)["qualification"]["qualification_id"] == qid
+            assert log == [(4, _codes.VALID, pid, qid)]
