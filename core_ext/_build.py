@@ -161,7 +161,7 @@ class SnapshotData:
     key_slots: array
     key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
     c_person: array
-    c_serial: array  # arena offsets
+    c_serial: array  # arena offsets of packed serials (pack_serial)
     c_issued: array  # event days (int16); the grace end is computed from c_expires
     c_expires: array
     c_revoked: array
@@ -193,6 +193,12 @@ def text_at(arena: bytes | memoryview, offset: int) -> bytes:
     return bytes(arena[start : start + length])
 
 
+def pack_serial(serial: str) -> bytes:
+    """A canonical (upper-case hex) serial as stored: its digit count, then the digits packed two per byte."""
+    digits = serial + ("0" if len(serial) % 2 else "")
+    return bytes([len(serial)]) + bytes.fromhex(digits)
+
+
 class _Arena:
     """Append-only UTF-8 string store; each distinct string is written once, after its length.
 
@@ -205,9 +211,11 @@ class _Arena:
         self.seen: dict[str, int] = {}
 
     def add(self, text: str) -> int:
-        offset = self.seen.get(text)
+        return self.add_bytes(text, text.encode())
+
+    def add_bytes(self, key: str, raw: bytes) -> int:
+        offset = self.seen.get(key)
         if offset is None:
-            raw = text.encode()
             offset = len(self.buf)
             if len(raw) < LONG_TEXT:
                 self.buf.append(len(raw))
@@ -215,7 +223,7 @@ class _Arena:
                 self.buf.append(LONG_TEXT)
                 self.buf += len(raw).to_bytes(4, "little")
             self.buf += raw
-            self.seen[text] = offset
+            self.seen[key] = offset
         return offset
 
 
@@ -339,7 +347,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     certs = tables.certificates
     c_serial = array("i")
     for c in certs:
-        c_serial.append(arena.add(c.certificate_serial))
+        c_serial.append(arena.add_bytes("\0" + c.certificate_serial, pack_serial(c.certificate_serial)))
     cert_slots, cert_slot_tag = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
 
     if len(tables.insurers) > 32767 or len(limit_names) > 127:

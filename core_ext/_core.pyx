@@ -364,6 +364,19 @@ cdef inline bint text_equals(const unsigned char* arena, int32_t offset,
     return length == n and memcmp(text, s, n) == 0
 
 
+cdef inline int hex_value(char c) noexcept nogil:
+    return c - 48 if c <= b'9' else c - 55  # '0'-'9', 'A'-'F' (serials are upper-case)
+
+
+cdef inline Py_ssize_t pack_serial(const char* s, Py_ssize_t n, unsigned char* out) noexcept nogil:
+    """The stored form of a serial (_build.pack_serial): digit count, then two digits a byte."""
+    cdef Py_ssize_t i
+    out[0] = <unsigned char>n
+    for i in range(0, n, 2):
+        out[1 + i // 2] = hex_value(s[i]) * 16 + (hex_value(s[i + 1]) if i + 1 < n else 0)
+    return 1 + (n + 1) // 2
+
+
 # --------------------------------------------------------------------- core
 
 cdef class Core:
@@ -617,12 +630,14 @@ cdef class Core:
         cdef Py_ssize_t mask = self.cert_slots.shape[0] - 1
         cdef Py_ssize_t i = h & mask
         cdef int c
+        cdef char packed[18]
+        cdef Py_ssize_t packed_len = pack_serial(r.serial, r.serial_len, <unsigned char*>packed)
         while True:
             c = self.cert_slots[i]
             if c == -1:
                 return -1
             if (self.cert_slot_tag[i] == tag
-                    and text_equals(self.arena, self.c_serial[c], r.serial, r.serial_len)):
+                    and text_equals(self.arena, self.c_serial[c], packed, packed_len)):
                 return c
             i = (i + 1) & mask
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
-from ._build import EVENT_BASE, EVENT_MAX, SnapshotData, id_at, slot_tag, text_at
+from ._build import EVENT_BASE, EVENT_MAX, SnapshotData, id_at, pack_serial, slot_tag, text_at
 from ._codes import (
     AMBIGUOUS,
     AUTH_PIN,
@@ -120,13 +120,13 @@ class Core:
     def certificate(self, serial: str) -> int:
         """Index of the certificate with this canonical serial, or -1."""
         d = self.data
-        raw = serial.encode()
-        h = fnv1a(raw)
+        h = fnv1a(serial.encode())
+        packed = pack_serial(serial)
         tag = slot_tag(h)
         mask = len(d.cert_slots) - 1
         i = h & mask
         while (c := d.cert_slots[i]) != -1:
-            if d.cert_slot_tag[i] == tag and self._raw(d.c_serial, c) == raw:
+            if d.cert_slot_tag[i] == tag and self._raw(d.c_serial, c) == packed:
                 return c
             i = (i + 1) & mask
         return -1

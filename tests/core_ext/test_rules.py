@@ -649,3 +649,19 @@ def test_ids_beyond_32_bits_are_answered_exactly(impl: str, tmp_path: Any) -> No
             status, answer = core.confirm(body, INSTITUTION, day("2025-04-01"), "r", "t", b"{}", False, log)
             assert orjson.loads(answer)["qualification"]["qualification_id"] == qid
             assert log == [(4, _codes.VALID, pid, qid)]
+
+
+@pytest.mark.parametrize("serial", ["A", "ABC", "0F" * 16, "1" * 31])
+def test_serials_of_any_length_are_found(impl: str, serial: str) -> None:
+    """Serials are stored two hex digits a byte; odd lengths and 32 digits must still match."""
+    w = Population()
+    w.person(1, "1980-01-01")
+    w.qual(11, 1, "2020-04-01")
+    w.cert(serial, 1, "2024-01-01", "2029-01-01")
+    w.person(2, "1981-01-01")  # not registered: matching its certificate would not be VALID
+    w.qual(21, 2, "2020-04-01")
+    w.cert(serial + "0" if len(serial) < 32 else "9", 2, "2024-01-01", "2029-01-01")  # a near miss
+    w.reg(1, "2024-02-01")
+    core = w.cores()[impl]
+    assert ask(core, card(serial.lower(), "2025-04-01"))["code"] == "VALID"
+    assert ask(core, card(serial[:-1] or "B", "2025-04-01"))["code"] == "CERTIFICATE_UNKNOWN"
