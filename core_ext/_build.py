@@ -10,10 +10,11 @@ Layout (all day numbers are `date.toordinal()` values):
 - persons, in input order; a person's qualifications are the contiguous rows
   `p_qual[i] : p_qual[i + 1]`, sorted by (acquired_on, qualification_id);
 - qualifications; a qualification's documents are `q_doc[j] : q_doc[j + 1]`;
-- the key index: qualifications grouped by (insurer, symbol, number); group g is
-  `key_members[key_group[g] : key_group[g + 1]]`; an open-addressing table
-  `key_slots` (linear probing, power-of-two size, load <= 0.7, -1 = empty) holds
-  group numbers and `key_slot_tag` the top 16 bits of their hashes;
+- the key index: qualifications grouped by (insurer, symbol, number) in
+  `key_members`, each group contiguous with its last row stored as ~row; an
+  open-addressing table `key_slots` (linear probing from `home_slot`, load 0.7,
+  -1 = empty) holds where each group starts and `key_slot_tag` the top 16 bits of
+  its hash;
 - the serial index: `cert_slots` / `cert_slot_tag` over certificates;
 - strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8 behind
   their length, addressed by offset; a repeated string is stored once.
@@ -156,8 +157,7 @@ class SnapshotData:
     d_issued: array  # event days (int16):
     d_until: array  # last valid day (for a legacy card, capped by the insurer cut-off)
     d_void: array  # first day no longer valid (void_from)
-    key_members: array
-    key_group: array
+    key_members: array  # qualification rows by key; the last of each group stored as ~row
     key_slots: array
     key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
     c_person: array
@@ -235,19 +235,21 @@ def slot_tag(h: int) -> int:
     return h >> 48
 
 
-def _table(hashes: Sequence[int]) -> tuple[array, array]:
-    """Open-addressing table of entry numbers by hash (linear probing, load <= 0.7): (slots, tags)."""
-    size = 8
-    while size * MAX_LOAD < len(hashes):
-        size *= 2
-    mask = size - 1
+def home_slot(h: int, size: int) -> int:
+    """Where probing for hash `h` starts: its low 32 bits scaled to the table (no power of two needed)."""
+    return ((h & 0xFFFFFFFF) * size) >> 32
+
+
+def _table(entries: Sequence[tuple[int, int]], count: int) -> tuple[array, array]:
+    """Open-addressing table of (value, hash) pairs, linear probing at load 0.7: (slots, tags)."""
+    size = max(8, int(count / MAX_LOAD) + 1)
     slots = array("i", [-1]) * size
     tags = array("H", [0]) * size
-    for entry, h in enumerate(hashes):
-        i = h & mask
+    for value, h in entries:
+        i = home_slot(h, size)
         while slots[i] != -1:
-            i = (i + 1) & mask
-        slots[i] = entry
+            i = i + 1 if i + 1 < size else 0
+        slots[i] = value
         tags[i] = slot_tag(h)
     return slots, tags
 
@@ -320,14 +322,14 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         q_symbol.append(arena.add(q.symbol))
         q_number.append(arena.add(q.number))
         groups.setdefault((insurer_index[q.insurer_number], q.symbol, q.number), []).append(j)
+    # A group's members are contiguous; its last member is stored as ~q (negative).
     key_members = array("i")
-    key_group = array("i", [0])
-    hashes = []
+    starts = []
     for (ins, symbol, number), members in groups.items():
+        starts.append((len(key_members), hash_key(ins, symbol.encode(), number.encode())))
         key_members.extend(members)
-        key_group.append(len(key_members))
-        hashes.append(hash_key(ins, symbol.encode(), number.encode()))
-    key_slots, key_slot_tag = _table(hashes)
+        key_members[-1] = ~key_members[-1]
+    key_slots, key_slot_tag = _table(starts, len(starts))
 
     docs = sorted(
         tables.documents, key=lambda d: (qual_index[d.qualification_id], d.issued_on, d.document_id)
@@ -348,7 +350,9 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     c_serial = array("i")
     for c in certs:
         c_serial.append(arena.add_bytes("\0" + c.certificate_serial, pack_serial(c.certificate_serial)))
-    cert_slots, cert_slot_tag = _table([fnv1a(c.certificate_serial.encode()) for c in certs])
+    cert_slots, cert_slot_tag = _table(
+        [(i, fnv1a(c.certificate_serial.encode())) for i, c in enumerate(certs)], len(certs)
+    )
 
     if len(tables.insurers) > 32767 or len(limit_names) > 127:
         raise ValueError("more insurers or limit categories than the snapshot layout holds")
@@ -398,7 +402,6 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         d_until=d_until,
         d_void=array("h", (event_day(d.void_from) for d in docs)),
         key_members=key_members,
-        key_group=key_group,
         key_slots=key_slots,
         key_slot_tag=key_slot_tag,
         c_person=array("i", (person_index[c.person_id] for c in certs)),

@@ -72,7 +72,6 @@ cdef class Core:
     cdef const int16_t[::1] d_until
     cdef const int16_t[::1] d_void
     cdef const int32_t[::1] key_members
-    cdef const int32_t[::1] key_group
     cdef const int32_t[::1] key_slots
     cdef const uint16_t[::1] key_slot_tag
     cdef const int32_t[::1] c_person

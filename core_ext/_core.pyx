@@ -8,7 +8,7 @@ without building Python objects; anything else goes through the shared
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from libc.stdint cimport int32_t, uint16_t, uint64_t
+from libc.stdint cimport int32_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy
 
@@ -222,6 +222,12 @@ def key_hash(int insurer_index, bytes symbol, bytes number):
     return key_hash_c(insurer_index, symbol, len(symbol), number, len(number))
 
 
+cdef inline Py_ssize_t home_slot(uint64_t h, Py_ssize_t size) noexcept nogil:
+    """Where probing starts (_build.home_slot): the low 32 hash bits scaled to the table."""
+    cdef uint64_t low = <uint32_t>h
+    return <Py_ssize_t>((low * <uint64_t>size) >> 32)
+
+
 cdef inline bint check_digit_ok(const char* s, Py_ssize_t n) nogil:
     cdef int total = 0, weight = 2, product
     cdef Py_ssize_t i
@@ -427,7 +433,6 @@ cdef class Core:
         self.d_until = data.d_until
         self.d_void = data.d_void
         self.key_members = data.key_members
-        self.key_group = data.key_group
         self.key_slots = data.key_slots
         self.key_slot_tag = data.key_slot_tag
         self.c_person = data.c_person
@@ -608,27 +613,29 @@ cdef class Core:
     cdef int _find_group(self, const Req* r):
         cdef uint64_t h = key_hash_c(r.insurer, r.symbol, r.symbol_len, r.number, r.number_len)
         cdef uint16_t tag = <uint16_t>(h >> 48)
-        cdef Py_ssize_t mask = self.key_slots.shape[0] - 1
-        cdef Py_ssize_t i = h & mask
+        cdef Py_ssize_t size = self.key_slots.shape[0]
+        cdef Py_ssize_t i = home_slot(h, size)
         cdef int g, q
         while True:
             g = self.key_slots[i]
             if g == -1:
                 return -1
             if self.key_slot_tag[i] == tag:
-                q = self.key_members[self.key_group[g]]
+                q = self.key_members[g]
+                if q < 0:
+                    q = ~q
                 if (self.q_insurer[q] == r.insurer
                         and text_equals(self.arena, self.q_symbol[q], r.symbol, r.symbol_len)
                         and text_equals(self.arena, self.q_number[q], r.number, r.number_len)):
                     return g
-            i = (i + 1) & mask
+            i = i + 1 if i + 1 < size else 0
 
     cdef int _find_certificate(self, const Req* r):
         cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325,
                                 <const unsigned char*>r.serial, r.serial_len)
         cdef uint16_t tag = <uint16_t>(h >> 48)
-        cdef Py_ssize_t mask = self.cert_slots.shape[0] - 1
-        cdef Py_ssize_t i = h & mask
+        cdef Py_ssize_t size = self.cert_slots.shape[0]
+        cdef Py_ssize_t i = home_slot(h, size)
         cdef int c
         cdef char packed[18]
         cdef Py_ssize_t packed_len = pack_serial(r.serial, r.serial_len, <unsigned char*>packed)
@@ -639,7 +646,7 @@ cdef class Core:
             if (self.cert_slot_tag[i] == tag
                     and text_equals(self.arena, self.c_serial[c], packed, packed_len)):
                 return c
-            i = (i + 1) & mask
+            i = i + 1 if i + 1 < size else 0
 
     cdef bint _in_force(self, int q, int day):
         return self.q_acquired[q] <= day < self.q_lost[q]
@@ -718,8 +725,14 @@ cdef class Core:
         g = self._find_group(r)
         if g < 0:
             return out
-        for k in range(self.key_group[g], self.key_group[g + 1]):
+        k = g
+        while k >= 0:
             q = self.key_members[k]
+            if q < 0:  # the group's last row
+                q = ~q
+                k = -1
+            else:
+                k += 1
             if self.p_birth[self.q_person[q]] != r.birthdate:
                 continue
             if r.branch >= 0 and self.q_branch[q] != r.branch:

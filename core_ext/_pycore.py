@@ -14,7 +14,16 @@ from typing import Any
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS
-from ._build import EVENT_BASE, EVENT_MAX, SnapshotData, id_at, pack_serial, slot_tag, text_at
+from ._build import (
+    EVENT_BASE,
+    EVENT_MAX,
+    SnapshotData,
+    home_slot,
+    id_at,
+    pack_serial,
+    slot_tag,
+    text_at,
+)
 from ._codes import (
     AMBIGUOUS,
     AUTH_PIN,
@@ -97,24 +106,30 @@ class Core:
     def _raw(self, offsets: Any, i: int) -> bytes:
         return text_at(self.data.arena, offsets[i])
 
-    def key_group(self, insurer: int, symbol: str, number: str) -> range | None:
-        """Positions in `key_members` of the qualifications under (insurer, symbol, number)."""
+    def key_group(self, insurer: int, symbol: str, number: str) -> list[int] | None:
+        """The qualification rows under (insurer, symbol, number), or None."""
         d = self.data
         sym, num = symbol.encode(), number.encode()
         h = key_hash(insurer, sym, num)
         tag = slot_tag(h)
-        mask = len(d.key_slots) - 1
-        i = h & mask
-        while (g := d.key_slots[i]) != -1:
+        size = len(d.key_slots)
+        i = home_slot(h, size)
+        while (start := d.key_slots[i]) != -1:
             if d.key_slot_tag[i] == tag:
-                q = d.key_members[d.key_group[g]]
+                q = d.key_members[start]
+                q = ~q if q < 0 else q
                 if (
                     d.q_insurer[q] == insurer
                     and self._raw(d.q_symbol, q) == sym
                     and self._raw(d.q_number, q) == num
                 ):
-                    return range(d.key_group[g], d.key_group[g + 1])
-            i = (i + 1) & mask
+                    rows = []
+                    k = start
+                    while (member := d.key_members[k]) >= 0:
+                        rows.append(member)
+                        k += 1
+                    return [*rows, ~member]
+            i = i + 1 if i + 1 < size else 0
         return None
 
     def certificate(self, serial: str) -> int:
@@ -123,12 +138,12 @@ class Core:
         h = fnv1a(serial.encode())
         packed = pack_serial(serial)
         tag = slot_tag(h)
-        mask = len(d.cert_slots) - 1
-        i = h & mask
+        size = len(d.cert_slots)
+        i = home_slot(h, size)
         while (c := d.cert_slots[i]) != -1:
             if d.cert_slot_tag[i] == tag and self._raw(d.c_serial, c) == packed:
                 return c
-            i = (i + 1) & mask
+            i = i + 1 if i + 1 < size else 0
         return -1
 
     def _in_force(self, q: int, day: int) -> bool:
@@ -187,7 +202,7 @@ class Core:
             return NOT_FOUND, -1, [], -1
         matches = [
             q
-            for q in (d.key_members[k] for k in group)
+            for q in group
             if d.p_birth[d.q_person[q]] == r.birthdate and (r.branch < 0 or d.q_branch[q] == r.branch)
         ]
         if not matches:
