@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EXT    := core_ext/_core$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 
-.PHONY: help install run test lint bench
+.PHONY: help install run test lint bench loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -28,10 +28,16 @@ test: install ## run every test (both cores, the HTTP service, the public exampl
 	$(BIN)/pytest
 
 lint: install ## ruff (lint and format) and mypy
-	$(BIN)/ruff check service core_ext tests bench
-	$(BIN)/ruff format --check service core_ext tests bench
+	$(BIN)/ruff check service core_ext tests bench loadtest
+	$(BIN)/ruff format --check service core_ext tests bench loadtest
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest core_ext._core --allowlist core_ext/stubtest-allowlist.txt
 
 bench: install ## the hot path against the raw-ASGI floor with wrk (needs wrk)
 	$(BIN)/python bench/floor.py
+
+LOADTEST_DATA ?= .loadtest/data
+
+loadtest: install ## a locust clinic day against a local server on 200,000 synthetic members
+	test -f $(LOADTEST_DATA)/institutions.csv || $(BIN)/onshi synth --members 200000 --out $(LOADTEST_DATA)
+	loadtest/run_local.sh $(LOADTEST_DATA)

@@ -1,0 +1,1 @@
+"""Shared pieces of the clinic-day load test: the data set and the API keys."""
