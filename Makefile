@@ -33,8 +33,9 @@ lint: install ## ruff (lint and format) and mypy
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest core_ext._core --allowlist core_ext/stubtest-allowlist.txt
 
-bench: install ## the hot path against the raw-ASGI floor with wrk (needs wrk)
+bench: install ## the hot path against the raw-ASGI floor (needs wrk), then the core in-process
 	$(BIN)/python bench/floor.py
+	$(BIN)/python bench/decide.py
 
 LOADTEST_DATA ?= .loadtest/data
 
