@@ -144,6 +144,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--bodies", type=int, default=1000)
     ap.add_argument("--database-url", help="also serve the population from a scratch PostgreSQL database")
+    ap.add_argument(
+        "--frameworks",
+        action="store_true",
+        help="also FastAPI + pydantic, and (with --database-url) FastAPI + one asyncpg query per request",
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -195,6 +200,19 @@ def main() -> int:
                 "ONSHI_STATE_DIR": str(work / "state"),
             },
         )
+    if args.frameworks:
+        comparisons = {"fastapi": ("fastapi_app:app", {})}
+        if scratch:
+            database = args.database_url.rsplit("/", 1)[0] + "/" + scratch
+            comparisons["asyncpg"] = ("asyncpg_app:app", {"BENCH_DATABASE_URL": database})
+        for name, (target, extra) in comparisons.items():
+            ports[name] = free_port()
+            servers[name] = subprocess.Popen(
+                [str(bin_dir / "uvicorn"), target, "--port", str(ports[name]), "--loop", "uvloop"]
+                + ["--http", "httptools", "--no-access-log", "--log-level", "warning"],
+                cwd=ROOT / "bench",
+                env={**os.environ, "FLOOR_BODIES": str(bodies), **extra},
+            )
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
     try:
         wait_up(f"http://127.0.0.1:{ports['floor']}/")
@@ -228,6 +246,9 @@ def main() -> int:
     print(f"  onshi / floor = {ratio:.2f}  (issue #2 bar: >= 0.60)")
     if "onshi-db" in median:
         print(f"  onshi from PostgreSQL / onshi from data = {median['onshi-db'][0] / median['onshi'][0]:.2f}")
+    for name, bar in (("fastapi", 3), ("asyncpg", 6)):
+        if name in median:
+            print(f"  onshi / {name} = {median['onshi'][0] / median[name][0]:.1f}  (issue #5 bar: >= {bar})")
     return 0
 
 

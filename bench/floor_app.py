@@ -15,13 +15,13 @@ import orjson
 HEADERS = [(b"content-type", b"application/json")]
 
 
-def _key(req: dict[str, Any]) -> tuple[Any, ...]:
+def key_of(req: dict[str, Any]) -> tuple[Any, ...]:
     return (req.get("insurer_number"), req.get("symbol"), req.get("number"), req.get("birthdate"))
 
 
 with open(os.environ["FLOOR_BODIES"], "rb") as f:
     ANSWERS = {
-        _key(orjson.loads(line)): {
+        key_of(orjson.loads(line)): {
             "eligible": True,
             "code": "VALID",
             "validity": 1,
@@ -42,7 +42,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         body += message.get("body", b"")
         more = message.get("more_body", False)
     try:
-        answer = ANSWERS.get(_key(orjson.loads(body)), {"code": "NOT_FOUND"})
+        answer = ANSWERS.get(key_of(orjson.loads(body)), {"code": "NOT_FOUND"})
     except (orjson.JSONDecodeError, AttributeError):
         answer = {"code": "MALFORMED_JSON"}
     payload = orjson.dumps(answer)
