@@ -2,7 +2,7 @@
 
 Fixed seed, dates relative to today in Japan, so most members are insured today and
 every code of RULES.md §4 can be met.  Rows go through the same validator as CSV
-files.  (The nationwide generator of `onshi synth` comes with a later issue.)
+files.  The nationwide generator is `onshi synth` (service/synth/).
 """
 
 from __future__ import annotations
