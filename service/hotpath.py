@@ -151,8 +151,7 @@ class HotPath:
         """Hand the raw body to the core; never let a bug become a dropped connection."""
         today, checked_at = tokyo_now()
         state = self.state
-        now = time.time()
-        stale = state.stale_after is not None and state.stale(now)
+        stale = state.stale_after is not None and state.stale(time.time())
         decided: list[Any] | None = None if self.access is None else []
         decide = gen.core.confirm_batch if batch else gen.core.confirm
         try:
