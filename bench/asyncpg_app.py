@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 QUERY = """
 SELECT q.qualification_id, q.insurer_number, q.symbol, q.number, q.branch, q.acquired_on, q.lost_on
 FROM qualifications q JOIN persons p USING (person_id)
-WHERE q.insurer_number = $1 AND q.symbol = $2 AND q.number = $3 AND p.birthdate = $4::date
+WHERE q.insurer_number = $1 AND q.symbol = $2 AND q.number = $3 AND p.birthdate = $4::text::date
 ORDER BY q.acquired_on DESC LIMIT 1
 """
 
