@@ -136,8 +136,13 @@ class Follower:
         mirror = self.mirror
         assert mirror is not None
         dataset = mirror.dataset()
+        dirty = mirror.dirty
         mirror.rebuilt()
-        self.base = await asyncio.to_thread(generation_from, dataset, mirror.seq)
+        try:
+            self.base = await asyncio.to_thread(generation_from, dataset, mirror.seq)
+        except BaseException:
+            mirror.dirty = dirty  # still answered by the old base and its overlay
+            raise
         self.base_built = time.monotonic()
         self._swap(self.base)
 
