@@ -1,11 +1,12 @@
 """Onshi's hot path against the HTTP floor, with wrk on loopback (`make bench`).
 
-Serves the demo population (about 100,000 members) from Onshi with one worker, and the
+Serves the demo population (about 100,000 members), or the CSV data set given with
+--data (e.g. 200,000 members from `onshi synth`), from Onshi with one worker, and the
 same number-path request bodies from bench/floor_app.py (raw ASGI, orjson, dict) with
 one worker; drives each with `wrk -t1 -c32`, alternating rounds, and prints requests/s,
 p50/p99 and the ratio of medians.  Not a test: timings on a shared machine are noisy.
 
-    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--database-url URL]
+    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--data DIR] [--database-url URL] [--frameworks]
 
 With --database-url (a maintenance URL such as postgresql://postgres@127.0.0.1/postgres)
 the same population is also imported into a scratch database, served by a third
@@ -34,7 +35,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.demo import DEMO_API_KEY, demo_sources, number_path_request  # noqa: E402
+from service.dataset import FILES, Row, read_csv  # noqa: E402
+from service.demo import DEMO_API_KEY, DEMO_INSTITUTION, demo_sources, number_path_request  # noqa: E402
 
 LUA = """
 local bodies = {}
@@ -70,24 +72,36 @@ def wait_up(url: str, seconds: float = 120, ready_only: bool = False) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
-def number_path_bodies(count: int) -> list[bytes]:
-    """Number-path requests for random demo members (so lookups miss the CPU cache)."""
-    sources = demo_sources(100_000)
+def population(data: Path | None) -> tuple[dict[str, list[tuple[int, Row]]], str, str]:
+    """(rows by file, institution code, API key): a CSV data set's, or the demo population's."""
+    if data is None:
+        return demo_sources(100_000), DEMO_INSTITUTION, DEMO_API_KEY
+    sources = {name: list(read_csv(data / name)) for name in FILES}
+    first = sources["institutions.csv"][0][1]
+    return sources, str(first["institution_code"]), str(first["api_key"])
+
+
+def number_path_bodies(
+    sources: dict[str, list[tuple[int, Row]]], institution: str, count: int
+) -> list[bytes]:
+    """Number-path requests for random members (so lookups miss the CPU cache)."""
     birth = {row["person_id"]: row["birthdate"] for _, row in sources["persons.csv"]}
     quals = [row for _, row in sources["qualifications.csv"]]
     rng = random.Random(7)
     bodies = []
     for q in rng.sample(quals, count):
-        bodies.append(orjson.dumps(number_path_request(q, birth[q["person_id"]])))
+        request = number_path_request(q, birth[q["person_id"]])
+        bodies.append(orjson.dumps({**request, "institution_code": institution}))
     return bodies
 
 
-def import_demo(maintenance_url: str, name: str) -> str:
-    """Create the scratch database and import the demo population; return its URL."""
+def import_population(maintenance_url: str, name: str, data: Path | None) -> str:
+    """Create the scratch database and import the population (CSV folder or demo); return its URL."""
     import asyncio
 
     import asyncpg
 
+    from service.dataset import load_dir
     from service.db.importer import import_dataset
     from service.db.migrate import migrate
     from service.demo import demo_dataset
@@ -100,7 +114,7 @@ def import_demo(maintenance_url: str, name: str) -> str:
         await admin.close()
         conn = await asyncpg.connect(url)
         await migrate(conn)
-        await import_dataset(conn, demo_dataset())
+        await import_dataset(conn, load_dir(data) if data else demo_dataset())
         await conn.close()
 
     asyncio.run(run())
@@ -143,6 +157,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--bodies", type=int, default=1000)
+    ap.add_argument("--data", type=Path, help="a CSV data set (e.g. from onshi synth) instead of the demo")
     ap.add_argument("--database-url", help="also serve the population from a scratch PostgreSQL database")
     ap.add_argument(
         "--frameworks",
@@ -155,9 +170,12 @@ def main() -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="onshi-bench-"))
     bodies = work / "bodies.jsonl"
-    bodies.write_bytes(b"\n".join(number_path_bodies(args.bodies)) + b"\n")
+    sources, institution, key = population(args.data)
+    bodies.write_bytes(b"\n".join(number_path_bodies(sources, institution, args.bodies)) + b"\n")
+    del sources
     script = work / "confirm.lua"
-    script.write_text(LUA % {"bodies": bodies, "key": DEMO_API_KEY})
+    script.write_text(LUA % {"bodies": bodies, "key": key})
+    source = ["--data", str(args.data)] if args.data else ["--demo"]
     bin_dir = Path(sys.executable).parent
     ports = {"floor": free_port(), "onshi": free_port()}
     servers = {
@@ -179,7 +197,7 @@ def main() -> int:
             env={**os.environ, "FLOOR_BODIES": str(bodies)},
         ),
         "onshi": subprocess.Popen(
-            [str(bin_dir / "onshi"), "serve", "--demo", "--port", str(ports["onshi"])],
+            [str(bin_dir / "onshi"), "serve", *source, "--port", str(ports["onshi"])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "ONSHI_STATE_DIR": str(work / "state-demo")},
@@ -190,7 +208,12 @@ def main() -> int:
         scratch = f"onshi_bench_{os.getpid()}"
         ports["onshi-db"] = free_port()
         servers["onshi-db"] = subprocess.Popen(
-            [str(bin_dir / "onshi"), "serve", "--database-url", import_demo(args.database_url, scratch)]
+            [
+                str(bin_dir / "onshi"),
+                "serve",
+                "--database-url",
+                import_population(args.database_url, scratch, args.data),
+            ]
             + ["--port", str(ports["onshi-db"])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
