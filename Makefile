@@ -35,6 +35,7 @@ lint: install ## ruff (lint and format) and mypy
 
 bench: install ## the hot path against the raw-ASGI floor (needs wrk), then the core in-process
 	$(BIN)/python bench/floor.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/decide.py
 
 LOADTEST_DATA ?= .loadtest/data

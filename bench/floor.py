@@ -6,7 +6,8 @@ same number-path request bodies from bench/floor_app.py (raw ASGI, orjson, dict)
 one worker; drives each with `wrk -t1 -c32`, alternating rounds, and prints requests/s,
 p50/p99 and the ratio of medians.  Not a test: timings on a shared machine are noisy.
 
-    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--data DIR] [--database-url URL] [--frameworks]
+    python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--data DIR]
+                          [--database-url URL] [--frameworks]
 
 With --database-url (a maintenance URL such as postgresql://postgres@127.0.0.1/postgres)
 the same population is also imported into a scratch database, served by a third
@@ -134,9 +135,12 @@ def drop_database(maintenance_url: str, name: str) -> None:
     asyncio.run(run())
 
 
-def wrk(port: int, script: Path, seconds: int) -> tuple[float, float, float]:
+def wrk(
+    port: int, script: Path, seconds: int, threads: int = 1, connections: int = 32
+) -> tuple[float, float, float]:
     out = subprocess.run(
-        ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}/"],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+        + [f"http://127.0.0.1:{port}/"],
         capture_output=True,
         text=True,
         check=True,
