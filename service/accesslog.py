@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import logging
 import os
@@ -27,6 +28,7 @@ from core_ext._codes import CODE_NAMES, PRESENTED
 log = logging.getLogger("onshi.accesslog")
 
 FLUSH_SECONDS = 0.5
+REPLAY_GLOB = "access-log.spill.*.replay"  # spill files claimed by a replaying worker
 CONNECT_TIMEOUT = 3.0
 COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
 PRESENTED_NAMES = {v: k for k, v in PRESENTED.items()}
@@ -96,6 +98,7 @@ class AccessLog:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.written = 0
+        self._claims = 0
 
     def add(self, checked_at: str, institution: str, request_id: str, items: list[Any]) -> None:
         """Called by the hot path: one formatted line per item, no I/O."""
@@ -135,11 +138,11 @@ class AccessLog:
                 if lines:
                     await asyncio.to_thread(self._append, self.journal, lines)
                 return
-            if not lines and not self.spill.exists():
+            if not lines and not self._spilled():
                 return
             try:
                 conn = await self._connection()
-                if self.spill.exists():
+                if self._spilled():
                     await self._replay(conn)
                 if lines:
                     await self._copy(conn, lines)
@@ -150,11 +153,29 @@ class AccessLog:
                     await asyncio.to_thread(self._append, self.spill, lines)
 
     def _append(self, path: Path, lines: bytes) -> None:
-        with path.open("ab") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
+        """Append under an exclusive lock: worker processes share the state directory.
+
+        A replaying worker renames the spill file away before reading it; an appender
+        that locked the renamed file (its inode is no longer at `path`) tries again, so
+        no line lands in a file that has already been read.
+        """
+        while True:
+            with path.open("ab") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                try:
+                    current = os.stat(path).st_ino
+                except FileNotFoundError:
+                    current = -1
+                if current != os.fstat(f.fileno()).st_ino:
+                    continue  # claimed by a replay meanwhile: append to the new file
+                f.write(lines)
+                f.flush()
+                os.fsync(f.fileno())
+                break
         self.written += lines.count(b"\n")
+
+    def _spilled(self) -> bool:
+        return self.spill.exists() or any(self.state_dir.glob(REPLAY_GLOB))
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -168,12 +189,28 @@ class AccessLog:
         self._conn = None
 
     async def _replay(self, conn: asyncpg.Connection) -> None:
-        lines = self.spill.read_bytes()
-        if lines:
-            await self._copy(conn, lines)
-        # At-least-once: a crash between COPY and unlink could repeat these records.
-        self.spill.unlink()
-        log.info("replayed %d spilled access records", lines.count(b"\n"))
+        """Claim the spill file by renaming it, then replay every claimed file nobody else holds."""
+        self._claims += 1
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.spill, self.state_dir / f"access-log.spill.{os.getpid()}-{self._claims}.replay")
+        for path in sorted(self.state_dir.glob(REPLAY_GLOB)):
+            try:
+                f = path.open("rb")
+            except FileNotFoundError:
+                continue  # another worker finished it
+            with f:
+                try:  # waits for no one: a file locked by another worker is skipped this round
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                if not path.exists():
+                    continue
+                lines = f.read()
+                if lines:
+                    await self._copy(conn, lines)
+                # At-least-once: a crash between COPY and unlink could repeat these records.
+                path.unlink()
+                log.info("replayed %d spilled access records", lines.count(b"\n"))
 
     async def _copy(self, conn: asyncpg.Connection, lines: bytes) -> None:
         for month in _months_around(lines) - self._months:
@@ -187,8 +224,8 @@ class AccessLog:
         """Newest first: what is stored, spilled, and still waiting to be written."""
         # Oldest first: the journal (or spill file), then what is still in memory.
         unwritten = b""
-        for path in (self.journal, self.spill):
-            if path.exists():
+        for path in (self.journal, *sorted(self.state_dir.glob(REPLAY_GLOB)), self.spill):
+            with contextlib.suppress(FileNotFoundError):
                 unwritten += path.read_bytes()
         unwritten += "".join(self.pending).encode()
         # Newest first; records of the same millisecond keep that order (the sort is stable).

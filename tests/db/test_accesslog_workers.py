@@ -1,0 +1,46 @@
+"""Worker processes share one state directory: spilled records are replayed once, none lost."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from core_ext._codes import MYNA_CARD, VALID
+from service.accesslog import AccessLog
+from tests.db.conftest import query
+
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/none"
+AT = "2026-11-24T09:00:00.000+09:00"
+
+
+def test_two_writers_spill_then_replay_every_record_once(db: str, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        writers = [AccessLog(tmp_path, UNREACHABLE) for _ in range(2)]
+        for w, writer in enumerate(writers):
+            tmp_path.mkdir(exist_ok=True)
+            for i in range(200):
+                writer.add(
+                    "2026-11-24T09:00:00.000+09:00", "1310000019", f"w{w}-{i}", [(MYNA_CARD, VALID, 1, 2)]
+                )
+        await asyncio.gather(*(writer.flush() for writer in writers))  # both spill into one file
+        assert (tmp_path / "access-log.spill.csv").read_bytes().count(b"\n") == 400
+        for writer in writers:
+            writer.database_url = db
+            writer.add(
+                "2026-11-24T09:00:01.000+09:00",
+                "1310000019",
+                f"late-{id(writer)}",
+                [(MYNA_CARD, VALID, 1, 2)],
+            )
+        await asyncio.gather(*(writer.flush() for writer in writers))
+        await asyncio.gather(*(writer.flush() for writer in writers))  # a skipped claim is taken next round
+        for writer in writers:
+            await writer.stop()
+
+    asyncio.run(scenario())
+    ids = [r["request_id"] for r in query(db, "SELECT request_id FROM access_log")]
+    expected = {f"w{w}-{i}" for w in range(2) for i in range(200)}
+    assert expected <= set(ids)
+    assert len([i for i in ids if not i.startswith("late-")]) == 400  # each exactly once
+    assert len([i for i in ids if i.startswith("late-")]) == 2
+    assert not list(tmp_path.glob("access-log.spill*"))
