@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -201,3 +202,16 @@ def test_two_workers_share_one_file(files: dict[str, Path], tmp_path: Path) -> N
         assert server.call("POST", "/v1/confirmations", PERSON_1, CLINIC)[1]["code"] == "VALID"
     finally:
         server.stop()
+
+
+def test_sighup_reloads_the_file(served: tuple[Served, Path], files: dict[str, Path]) -> None:
+    server, live = served
+    before = server.call("GET", "/v1/snapshot")[1]["version"]
+    replace(files["b"], live)
+    server.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while server.call("GET", "/v1/snapshot")[1]["version"] == before:
+        assert time.monotonic() < deadline, "SIGHUP did not reload"
+        time.sleep(0.05)
+    assert server.call("POST", "/v1/confirmations", NEWCOMER, CLINIC)[1]["code"] == "VALID"
+    assert server.process.poll() is None
