@@ -16,7 +16,7 @@ import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS, json_fields
 from ._codes import OUTCOMES
-from ._request import check_batch, check_institution_code, parse_item, validation_error
+from ._request import check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
 
@@ -944,11 +944,8 @@ cdef class Core:
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
         cdef Buf b
-        try:
-            req = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return 400, MALFORMED_JSON
-        if type(req) is not dict:
+        req = json_object(body)
+        if req is None:
             return 400, MALFORMED_JSON
         cdef list errors = []
         code = (<dict>req).get("institution_code")
@@ -979,11 +976,8 @@ cdef class Core:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
         cdef Buf b
-        try:
-            req = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return 400, MALFORMED_JSON
-        if type(req) is not dict:
+        req = json_object(body)
+        if req is None:
             return 400, MALFORMED_JSON
         items = (<dict>req).get("items")
         if type(items) is list and len(<list>items) > MAX_BATCH_ITEMS:

@@ -52,7 +52,7 @@ from ._codes import (
     VALID_MULTIPLE,
     copay_percent,
 )
-from ._request import Parsed, check_batch, check_institution_code, parse_item, validation_error
+from ._request import Parsed, check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._text import (
     NO_END,
     certificate_grace_end,
@@ -324,11 +324,8 @@ class Core:
         log: list[Any] | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
-        try:
-            req = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return 400, MALFORMED_JSON
-        if type(req) is not dict:
+        req = json_object(body)
+        if req is None:
             return 400, MALFORMED_JSON
         errors: list[dict[str, str]] = []
         check_institution_code(req.get("institution_code"), errors)
@@ -354,11 +351,8 @@ class Core:
         log: list[Any] | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
-        try:
-            req = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return 400, MALFORMED_JSON
-        if type(req) is not dict:
+        req = json_object(body)
+        if req is None:
             return 400, MALFORMED_JSON
         items = req.get("items")
         if type(items) is list and len(items) > MAX_BATCH_ITEMS:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import orjson
+
 from ._codes import AUTH_METHODS, INFO_NOTICE, MYNA_CARD, PRESENTED
 from ._text import (
     CHECK_DIGIT,
@@ -74,6 +76,15 @@ def field_error(field: str, code: str) -> dict[str, str]:
     """One entry of `error.fields`, with its Japanese message naming the field."""
     label = LABELS.get(field, field)
     return {"field": field, "code": code, "message": TEMPLATES[code].format(label=label, field=field)}
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None (the answer is MALFORMED_JSON)."""
+    try:
+        req = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return req if type(req) is dict else None
 
 
 def validation_error(fields: list[dict[str, str]]) -> dict[str, Any]:

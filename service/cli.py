@@ -8,12 +8,16 @@ import logging
 import os
 import shlex
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
 
-from service.dataset import DataSet, DataSetError
+from service.dataset import DataSetError
 from service.settings import Settings
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,7 +122,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from core_ext._file import SnapshotFileError
     from service.app import create_app
-    from service.loading import load_generation
+    from service.loading import check_source, load_generation
 
     try:
         settings = _settings(args)
@@ -134,7 +138,10 @@ def serve(args: argparse.Namespace) -> int:
     if settings.source == "database":
         return _serve_database(settings)
     try:
-        generation = load_generation(settings)
+        if settings.workers <= 1:
+            generation = load_generation(settings)
+        else:
+            check_source(settings)
     except DataSetError as exc:
         print(exc.report(), file=sys.stderr)
         print(f"onshi: {len(exc.problems)} problem(s); nothing served", file=sys.stderr)
@@ -152,7 +159,6 @@ def serve(args: argparse.Namespace) -> int:
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return 0
     # Each worker loads its own generation (a snapshot file's pages are shared between them).
-    del generation
     # Workers read their settings from the environment: hand them the chosen source.
     os.environ["ONSHI_DEMO"] = "true" if settings.demo else "false"
     if settings.data:
@@ -193,6 +199,22 @@ def _serve_database(settings: Settings) -> int:
     return 0
 
 
+def run_on_connection(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(connection)` on one short-lived PostgreSQL connection (the one-shot commands)."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> T:
+        conn = await asyncpg.connect(url)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 def _database_url(args: argparse.Namespace) -> str | None:
     url = args.database_url or os.environ.get("ONSHI_DATABASE_URL")
     if not url:
@@ -201,7 +223,6 @@ def _database_url(args: argparse.Namespace) -> str | None:
 
 
 def migrate_command(args: argparse.Namespace) -> int:
-    import asyncio
 
     import asyncpg
 
@@ -211,15 +232,8 @@ def migrate_command(args: argparse.Namespace) -> int:
     if not url:
         return 2
 
-    async def run() -> list[str]:
-        conn = await asyncpg.connect(url)
-        try:
-            return await migrate(conn)
-        finally:
-            await conn.close()
-
     try:
-        applied = asyncio.run(run())
+        applied = run_on_connection(url, migrate)
     except (MigrationError, OSError, asyncpg.PostgresError) as exc:
         print(f"onshi migrate: {exc}", file=sys.stderr)
         return 1
@@ -228,7 +242,6 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    import asyncio
     import time
 
     import asyncpg
@@ -250,16 +263,12 @@ def import_command(args: argparse.Namespace) -> int:
     validated = time.perf_counter()
     rows = sum(len(v) for v in vars(data.tables).values()) + len(data.institutions)
 
-    async def run() -> int:
-        conn = await asyncpg.connect(url)
-        try:
-            await migrate(conn)
-            return await import_dataset(conn, data)
-        finally:
-            await conn.close()
+    async def migrate_and_import(conn: asyncpg.Connection) -> int:
+        await migrate(conn)
+        return await import_dataset(conn, data)
 
     try:
-        seq = asyncio.run(run())
+        seq = run_on_connection(url, migrate_and_import)
     except (MigrationError, OSError, asyncpg.PostgresError) as exc:
         print(f"onshi import: {exc}; nothing loaded", file=sys.stderr)
         return 1
@@ -273,7 +282,6 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def snapshot_build_command(args: argparse.Namespace) -> int:
-    import asyncio
     import time
 
     import asyncpg
@@ -288,15 +296,7 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
         if args.data:
             data = load_dir(args.data)
         else:
-
-            async def read() -> DataSet:
-                conn = await asyncpg.connect(args.database_url)
-                try:
-                    return (await load_mirror(conn)).dataset()
-                finally:
-                    await conn.close()
-
-            data = asyncio.run(read())
+            data = run_on_connection(args.database_url, load_mirror).dataset()
     except DataSetError as exc:
         print(exc.report(), file=sys.stderr)
         print(f"onshi snapshot build: {len(exc.problems)} problem(s); nothing written", file=sys.stderr)

@@ -49,7 +49,6 @@ class Follower:
         self.base_built = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.connected = False
 
     async def start(self) -> None:
         """Load the first snapshot (retrying until the database answers), then follow."""
@@ -71,7 +70,6 @@ class Follower:
             try:
                 conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
                 await conn.add_listener(CHANNEL, self._notified)
-                self.connected = True
                 if self.mirror is None:
                     await self._reload(conn)
                 backoff = BACKOFF_FIRST
@@ -83,7 +81,6 @@ class Follower:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any database trouble: keep serving, retry later
-                self.connected = False
                 log.warning("database unavailable (%s); retrying in %.1f s", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
-import core_ext
 from core_ext._file import open_snapshot
 from service.dataset import DataSet, load_dir
 from service.settings import Settings
-from service.state import Generation, generation_from
+from service.state import Generation, generation_from, generation_of
 
 
 def load_dataset(settings: Settings) -> DataSet:
@@ -24,15 +21,7 @@ def load_dataset(settings: Settings) -> DataSet:
 
 def generation_from_file(path: str) -> Generation:
     """Map a snapshot file (raises SnapshotFileError): nothing is copied, workers share the pages."""
-    data, institutions = open_snapshot(path)
-    return Generation(
-        core=core_ext.Core(data),
-        institutions=institutions,
-        version=data.version,
-        persons=data.persons,
-        qualifications=data.qualifications,
-        loaded_at=time.time(),
-    )
+    return generation_of(*open_snapshot(path))
 
 
 def load_generation(settings: Settings) -> Generation:
@@ -40,3 +29,15 @@ def load_generation(settings: Settings) -> Generation:
     if settings.snapshot and not (settings.demo or settings.data):
         return generation_from_file(settings.snapshot)
     return generation_from(load_dataset(settings))
+
+
+def check_source(settings: Settings) -> None:
+    """Validate the file source without building anything (raises DataSetError or SnapshotFileError).
+
+    With several workers each builds or maps its own generation; the parent only
+    makes sure an invalid source exits non-zero before any worker starts.
+    """
+    if settings.snapshot and not (settings.demo or settings.data):
+        open_snapshot(settings.snapshot)
+    else:
+        load_dataset(settings)

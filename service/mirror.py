@@ -22,10 +22,9 @@ from typing import Any
 
 from core_ext._build import QualificationRow, SnapshotData, Tables
 from service.dataset import DataSet
+from service.db.rows import BY_TABLE, TABLES
 
 Key = tuple[str, str, str]  # insurer number, symbol, number (canonical)
-ENTITIES = ("insurers", "persons", "qualifications", "documents", "certificates", "registrations")
-TABLES = (*ENTITIES, "institutions")
 CoreKey = tuple[int, bytes, bytes]  # insurer index, symbol and number as UTF-8
 
 
@@ -116,7 +115,7 @@ class Mirror:
 
     def dataset(self) -> DataSet:
         """Every row as a data set (already valid: rows were validated on the way in)."""
-        tables = Tables(**{t: list(self.rows[t].values()) for t in ENTITIES})
+        tables = Tables(**{t: list(self.rows[t].values()) for t in BY_TABLE})
         return DataSet(tables, *self.institutions())
 
     def institutions(self) -> tuple[dict[str, str], dict[str, str]]:

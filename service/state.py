@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 import core_ext
+from core_ext import SnapshotData
 from service.dataset import DataSet
 from service.mirror import Mirror, routed
 
@@ -52,18 +53,24 @@ class Generation:
         )
 
 
-def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation:
-    """Build the snapshot and core of a validated data set."""
-    data = core_ext.snapshot(dataset.tables)
+def generation_of(
+    data: SnapshotData, institutions: dict[str, str], applied_change_seq: int = 0
+) -> Generation:
+    """A generation answering from one snapshot (built in memory or mapped from a file)."""
     return Generation(
         core=core_ext.Core(data),
-        institutions=dict(dataset.institutions),
+        institutions=dict(institutions),
         version=data.version,
         persons=data.persons,
         qualifications=data.qualifications,
         loaded_at=time.time(),
         applied_change_seq=applied_change_seq,
     )
+
+
+def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation:
+    """Build the snapshot and core of a validated data set."""
+    return generation_of(core_ext.snapshot(dataset.tables), dataset.institutions, applied_change_seq)
 
 
 def layered_generation(base: Generation, mirror: Mirror, applied_change_seq: int) -> Generation:

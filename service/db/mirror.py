@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db.rows import BY_TABLE, CANONICAL_SELECT, INTEGER_KEYS, key_of
+from service.db.rows import BY_TABLE, CANONICAL_SELECT, INTEGER_KEYS, KEY_COLUMN, key_of
 from service.mirror import Mirror
 
 
@@ -52,7 +52,7 @@ async def apply_changes(conn: asyncpg.Connection, mirror: Mirror, limit: int = 5
         for e in entries:
             keys.setdefault(e["table_name"], set()).add(e["row_key"])
         for table, changed in keys.items():
-            key_column = BY_TABLE[table].key if table in BY_TABLE else "institution_code"
+            key_column = KEY_COLUMN[table]
             typed: list[Any] = [int(k) for k in changed] if table in INTEGER_KEYS else list(changed)
             found = await conn.fetch(f"{CANONICAL_SELECT[table]} WHERE {key_column} = ANY($1)", typed)
             for key in typed:  # absent now: deleted

@@ -39,6 +39,9 @@ ENTITIES = (
     Entity("registrations", "registrations.csv", "person_id", RegistrationRow),
 )
 BY_TABLE = {e.table: e for e in ENTITIES}
+TABLES = (*BY_TABLE, "institutions")  # every table an upsert may name, in reference order
+KEY_COLUMN = {e.table: e.key for e in ENTITIES} | {"institutions": "institution_code"}
+CSV_FILE = {e.table: e.file for e in ENTITIES} | {"institutions": "institutions.csv"}
 INTEGER_KEYS = {"persons", "qualifications", "documents", "registrations"}
 DB_COLUMNS = {e.table: COLUMNS[e.file] for e in ENTITIES} | {
     "institutions": ("institution_code", "name", "api_key_sha256")
@@ -131,4 +134,4 @@ def key_of(table: str, row: Any) -> Any:
     """The primary key of a `Tables` row (or of an institutions record)."""
     if table == "institutions":
         return row[0]
-    return getattr(row, BY_TABLE[table].key)
+    return getattr(row, KEY_COLUMN[table])

@@ -16,9 +16,8 @@ import asyncpg
 
 from core_ext._text import normalise_insurer_number, normalise_number, normalise_symbol
 from service.dataset import COLUMNS, DataSetError, Row, hash_api_key, validate
-from service.db.rows import BY_TABLE, DB_COLUMNS, TEXT_SELECT, to_record
+from service.db.rows import BY_TABLE, CSV_FILE, DB_COLUMNS, KEY_COLUMN, TABLES, TEXT_SELECT, to_record
 
-TABLES = (*BY_TABLE, "institutions")
 MAX_ROWS = 100_000
 _PROBLEM = re.compile(r"^(\w+)\.csv:(\d+): ")
 _LINE_REF = re.compile(r"line (\d+)")
@@ -57,14 +56,13 @@ def parse_body(body: Any) -> dict[str, list[Row]]:
         if not isinstance(items, list):
             problems.append(f"{table}: must be a list of objects")
             continue
-        file = "institutions.csv" if table == "institutions" else BY_TABLE[table].file
         parsed = rows[table] = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):
                 problems.append(f"{table}[{i}]: must be an object")
                 continue
             row: Row = {}
-            for column in COLUMNS[file]:
+            for column in COLUMNS[CSV_FILE[table]]:
                 try:
                     row[column] = _cell(item.get(column))
                 except TypeError:
@@ -160,9 +158,8 @@ async def apply_upsert(conn: asyncpg.Connection, body: Any) -> int:
         context = await _context(conn, rows)
         sources: dict[str, list[tuple[int, Row]]] = {}
         for table in TABLES:
-            file = "institutions.csv" if table == "institutions" else BY_TABLE[table].file
             mine = [(i + 1, r) for i, r in enumerate(rows.get(table, []))]
-            sources[file] = mine + [(0, r) for r in context.get(table, [])]
+            sources[CSV_FILE[table]] = mine + [(0, r) for r in context.get(table, [])]
         try:
             data = validate(sources)  # type: ignore[arg-type]
         except DataSetError as exc:
@@ -198,7 +195,7 @@ async def _upsert(conn: asyncpg.Connection, table: str, records: list[tuple[Any,
     if not records:
         return
     columns = DB_COLUMNS[table]
-    key = BY_TABLE[table].key if table in BY_TABLE else "institution_code"
+    key = KEY_COLUMN[table]
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
     placeholders = ", ".join(f"${i + 1}" for i in range(len(columns)))
     await conn.executemany(
