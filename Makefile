@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-EXT    := core_ext/_core$(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+SUFFIX := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+EXT    := core_ext/_core$(SUFFIX) core_ext/_stream$(SUFFIX)
 
 .PHONY: help install run test lint bench loadtest
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(EXT): $(STAMP) core_ext/_core.pyx core_ext/_core.pxd
+$(EXT) &: $(STAMP) $(wildcard core_ext/*.pyx core_ext/*.pxd)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
 install: $(STAMP) $(EXT) ## create .venv, install Onshi and its tools, build the Cython core

@@ -10,16 +10,19 @@ from setuptools import Extension, setup
 
 DEBUG = bool(os.environ.get("ONSHI_DEBUG"))
 
-extension = Extension(
-    "core_ext._core",
-    ["core_ext/_core.pyx"],
-    extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
-    define_macros=[("CYTHON_TRACE", "1")] if DEBUG else [],
-)
+extensions = [
+    Extension(
+        f"core_ext.{name}",
+        [f"core_ext/{name}.pyx"],
+        extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
+        define_macros=[("CYTHON_TRACE", "1")] if DEBUG else [],
+    )
+    for name in ("_core", "_stream")
+]
 
 setup(
     ext_modules=cythonize(
-        [extension],
+        extensions,
         language_level=3,
         compiler_directives={
             "boundscheck": False,

@@ -19,6 +19,7 @@ from ._codes import OUTCOMES
 from ._request import check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
+from ._hashing cimport fnv1a, home_slot, key_hash_c
 
 # Mirrors of _codes constants; any drift shows in the differential tests against the twin.
 cdef enum:
@@ -195,37 +196,9 @@ cdef inline int certificate_grace_end(int expires) noexcept nogil:
 
 # ------------------------------------------------------------------ hashing
 
-cdef inline uint64_t fnv1a(uint64_t h, const unsigned char* p, Py_ssize_t n) nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        h = (h ^ p[i]) * <uint64_t>0x100000001B3
-    return h
-
-
-cdef inline uint64_t key_hash_c(int insurer, const char* sym, Py_ssize_t sym_len,
-                                const char* num, Py_ssize_t num_len) nogil:
-    cdef unsigned int u = <unsigned int>insurer
-    cdef unsigned char ins[4]
-    cdef unsigned char sep = 0x1F
-    ins[0] = u & 0xFF
-    ins[1] = (u >> 8) & 0xFF
-    ins[2] = (u >> 16) & 0xFF
-    ins[3] = (u >> 24) & 0xFF
-    cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325, ins, 4)
-    h = fnv1a(h, <const unsigned char*>sym, sym_len)
-    h = fnv1a(h, &sep, 1)
-    return fnv1a(h, <const unsigned char*>num, num_len)
-
-
 def key_hash(int insurer_index, bytes symbol, bytes number):
     """Hash of a normalised key without its branch (the compiled twin of _text.key_hash)."""
     return key_hash_c(insurer_index, symbol, len(symbol), number, len(number))
-
-
-cdef inline Py_ssize_t home_slot(uint64_t h, Py_ssize_t size) noexcept nogil:
-    """Where probing starts (_build.home_slot): the low 32 hash bits scaled to the table."""
-    cdef uint64_t low = <uint32_t>h
-    return <Py_ssize_t>((low * <uint64_t>size) >> 32)
 
 
 cdef inline bint check_digit_ok(const char* s, Py_ssize_t n) nogil:

@@ -48,8 +48,8 @@ DB_COLUMNS = {e.table: COLUMNS[e.file] for e in ENTITIES} | {
 }
 
 _DAY = "({} - date '0001-01-01' + 1)"  # date.toordinal() in SQL
-_KIND = "CASE kind " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in DOCUMENT_KINDS.items()) + " END"
-_INCOME = "CASE income_class " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in INCOME_CLASSES.items()) + " END"
+KIND_CODE = "CASE kind " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in DOCUMENT_KINDS.items()) + " END"
+INCOME_CODE = "CASE income_class " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in INCOME_CLASSES.items()) + " END"
 _CANONICAL_EXPR = {
     "legacy_card_valid_until": _DAY,
     "birthdate": _DAY,
@@ -63,8 +63,8 @@ _CANONICAL_EXPR = {
     "registered_on": _DAY,
     "deregistration_requested_on": _DAY,
     "branch": "coalesce({}::int, -1)",
-    "kind": _KIND.replace("{", "{{").replace("}", "}}"),
-    "income_class": _INCOME.replace("{", "{{").replace("}", "}}"),
+    "kind": KIND_CODE.replace("{", "{{").replace("}", "}}"),
+    "income_class": INCOME_CODE.replace("{", "{{").replace("}", "}}"),
 }
 CANONICAL_SELECT = {
     table: "SELECT " + ", ".join(_CANONICAL_EXPR.get(c, "{}").format(c) for c in columns) + f" FROM {table}"

@@ -1,0 +1,31 @@
+# The index hashes shared by the compiled core and the compiled builder
+# (twins of _text.fnv1a, _text.key_hash and _build.home_slot).
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef inline uint64_t fnv1a(uint64_t h, const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        h = (h ^ p[i]) * <uint64_t>0x100000001B3
+    return h
+
+
+cdef inline uint64_t key_hash_c(int insurer, const char* sym, Py_ssize_t sym_len,
+                                const char* num, Py_ssize_t num_len) noexcept nogil:
+    cdef unsigned int u = <unsigned int>insurer
+    cdef unsigned char ins[4]
+    cdef unsigned char sep = 0x1F
+    ins[0] = u & 0xFF
+    ins[1] = (u >> 8) & 0xFF
+    ins[2] = (u >> 16) & 0xFF
+    ins[3] = (u >> 24) & 0xFF
+    cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325, ins, 4)
+    h = fnv1a(h, <const unsigned char*>sym, sym_len)
+    h = fnv1a(h, &sep, 1)
+    return fnv1a(h, <const unsigned char*>num, num_len)
+
+
+cdef inline Py_ssize_t home_slot(uint64_t h, Py_ssize_t size) noexcept nogil:
+    """Where probing starts: the low 32 hash bits scaled to the table."""
+    cdef uint64_t low = <uint32_t>h
+    return <Py_ssize_t>((low * <uint64_t>size) >> 32)

@@ -1,0 +1,137 @@
+"""Build a snapshot from PostgreSQL: binary COPY into the compiled builder, or rows into the Python one.
+
+Everything is read in one repeatable-read transaction, so the snapshot reflects
+exactly the change_log entries up to the `seq` it reports.  Persons come in
+ascending person_id and certificates grouped by person with either builder: the
+follower's overlay finds a person's rows in a snapshot by bisection.
+
+The compiled path (`core_ext._stream.StreamBuilder`) parses the COPY stream as it
+arrives, chunk by chunk on the event loop (each chunk takes well under a
+millisecond); the sorting and indexing between tables run in a worker thread,
+mostly without the GIL, so requests keep being answered during a rebuild.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+import core_ext
+from core_ext._build import InsurerRow, SnapshotData, Tables
+from service.db.rows import BY_TABLE, CANONICAL_SELECT, INCOME_CODE, KIND_CODE
+
+try:
+    from core_ext._stream import StreamBuilder
+except ImportError:  # not built: the Python builder reads ordinary rows
+    StreamBuilder = None
+
+# The columns core_ext._stream.COLUMNS expects, table by table, in feeding order.
+COPY_SELECT = {
+    "persons": "SELECT person_id, name, name_kana, sex, birthdate FROM persons ORDER BY person_id",
+    "qualifications": "SELECT qualification_id, person_id, insurer_number, symbol, number,"
+    " coalesce(branch::smallint, -1::smallint), relationship, acquired_on, lost_on,"
+    f" ({INCOME_CODE})::smallint, limit_category FROM qualifications",
+    "documents": f"SELECT document_id, qualification_id, ({KIND_CODE})::smallint, issued_on, valid_until,"
+    " void_from FROM documents",
+    "certificates": "SELECT certificate_serial, person_id, issued_on, expires_on, revoked_on, face_only"
+    " FROM certificates",
+    "registrations": "SELECT person_id, registered_on, deregistration_requested_on FROM registrations",
+}
+# The same order for the Python builder, which keeps the order it is given.
+ROW_ORDER = {"persons": "person_id", "certificates": "person_id, certificate_serial"}
+INSURERS_SELECT = CANONICAL_SELECT["insurers"] + " ORDER BY insurer_number"
+
+
+@dataclass
+class Loaded:
+    """A snapshot read from the database, its institutions and the change seq it reflects."""
+
+    data: SnapshotData
+    institutions: dict[str, str]  # sha256(api key) hex -> institution code
+    institution_names: dict[str, str]  # code -> name
+    seq: int
+
+
+async def read_institutions(conn: asyncpg.Connection) -> tuple[dict[str, str], dict[str, str]]:
+    """(key hash -> institution code, code -> name)."""
+    rows = await conn.fetch(CANONICAL_SELECT["institutions"])
+    return {digest: code for code, _name, digest in rows}, {code: name for code, name, _d in rows}
+
+
+async def read_insurers(conn: asyncpg.Connection) -> list[InsurerRow]:
+    """Every insurer, in the order that fixes insurer indexes (overlays must use the same)."""
+    return [InsurerRow(*r) for r in await conn.fetch(INSURERS_SELECT)]
+
+
+# With a second connection, PostgreSQL produces two streams at once (its COPY output,
+# not our parsing, is the slower side): these tables go to the second connection,
+# balanced by their measured COPY times.
+SECOND_CONNECTION = ("qualifications", "certificates")
+
+
+async def load_snapshot(
+    conn: asyncpg.Connection, compiled: bool | None = None, helper: asyncpg.Connection | None = None
+) -> Loaded:
+    """The whole snapshot; `compiled` picks the builder (default: the compiled one when built).
+
+    `helper`, a second connection to the same database, lets the compiled path read
+    two tables at once in the same transaction snapshot.
+    """
+    use_stream = StreamBuilder is not None if compiled is None else compiled
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        seq: int = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM change_log")
+        insurers = await read_insurers(conn)
+        institutions, names = await read_institutions(conn)
+        if not use_stream:
+            data = await _from_rows(conn, insurers)
+        elif helper is None:
+            data = await _streamed({conn: tuple(COPY_SELECT)}, insurers)
+        else:
+            exported = await conn.fetchval("SELECT pg_export_snapshot()")
+            async with helper.transaction(isolation="repeatable_read", readonly=True):
+                await helper.execute(f"SET TRANSACTION SNAPSHOT '{exported}'")
+                first = tuple(t for t in COPY_SELECT if t not in SECOND_CONNECTION)
+                data = await _streamed({conn: first, helper: SECOND_CONNECTION}, insurers)
+    return Loaded(data, institutions, names, seq)
+
+
+async def _streamed(plan: dict[asyncpg.Connection, tuple[str, ...]], insurers: list[InsurerRow]) -> SnapshotData:
+    """COPY each connection's tables in turn; feed the builder in table order as chunks arrive."""
+    if StreamBuilder is None:
+        raise RuntimeError("the compiled builder is not built (make install)")
+    builder = StreamBuilder(insurers)
+    streams: dict[str, asyncio.Queue[bytes | None]] = {t: asyncio.Queue() for t in COPY_SELECT}
+
+    async def produce(conn: asyncpg.Connection, tables: tuple[str, ...]) -> None:
+        for table in tables:
+            await conn.copy_from_query(COPY_SELECT[table], output=streams[table].put, format="binary")
+            await streams[table].put(None)
+
+    async def consume() -> None:
+        for table in COPY_SELECT:
+            while (chunk := await streams[table].get()) is not None:
+                builder.feed(table, chunk)
+            await asyncio.to_thread(builder.end, table)
+
+    producers = [asyncio.create_task(produce(c, tables)) for c, tables in plan.items()]
+    try:
+        await asyncio.gather(consume(), *producers)
+    finally:
+        for task in producers:
+            task.cancel()
+    data: SnapshotData = await asyncio.to_thread(builder.finish)
+    return data
+
+
+async def _from_rows(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> SnapshotData:
+    rows: dict[str, Any] = {"insurers": insurers}
+    for table, entity in BY_TABLE.items():
+        if table == "insurers":
+            continue
+        order = f" ORDER BY {ROW_ORDER[table]}" if table in ROW_ORDER else ""
+        make = entity.row._make
+        rows[table] = [make(r) for r in await conn.fetch(CANONICAL_SELECT[table] + order)]
+    return await asyncio.to_thread(core_ext.snapshot, Tables(**rows))
