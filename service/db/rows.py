@@ -49,7 +49,9 @@ DB_COLUMNS = {e.table: COLUMNS[e.file] for e in ENTITIES} | {
 
 _DAY = "({} - date '0001-01-01' + 1)"  # date.toordinal() in SQL
 KIND_CODE = "CASE kind " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in DOCUMENT_KINDS.items()) + " END"
-INCOME_CODE = "CASE income_class " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in INCOME_CLASSES.items()) + " END"
+INCOME_CODE = (
+    "CASE income_class " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in INCOME_CLASSES.items()) + " END"
+)
 _CANONICAL_EXPR = {
     "legacy_card_valid_until": _DAY,
     "birthdate": _DAY,

@@ -98,7 +98,9 @@ async def load_snapshot(
     return Loaded(data, institutions, names, seq)
 
 
-async def _streamed(plan: dict[asyncpg.Connection, tuple[str, ...]], insurers: list[InsurerRow]) -> SnapshotData:
+async def _streamed(
+    plan: dict[asyncpg.Connection, tuple[str, ...]], insurers: list[InsurerRow]
+) -> SnapshotData:
     """COPY each connection's tables in turn; feed the builder in table order as chunks arrive."""
     if StreamBuilder is None:
         raise RuntimeError("the compiled builder is not built (make install)")
@@ -132,6 +134,6 @@ async def _from_rows(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> Sn
         if table == "insurers":
             continue
         order = f" ORDER BY {ROW_ORDER[table]}" if table in ROW_ORDER else ""
-        make = entity.row._make
+        make = entity.row._make  # type: ignore[attr-defined]
         rows[table] = [make(r) for r in await conn.fetch(CANONICAL_SELECT[table] + order)]
     return await asyncio.to_thread(core_ext.snapshot, Tables(**rows))

@@ -17,10 +17,10 @@ import pytest
 
 from core_ext._build import SnapshotData, text_at
 from service.dataset import DataSet, load_dir
-from service.demo import demo_dataset
-from service.synth.generator import Synth
 from service.db.importer import import_dataset
 from service.db.snapshot import StreamBuilder, load_snapshot
+from service.demo import demo_dataset
+from service.synth.generator import Synth
 from tests.conftest import EXAMPLES
 from tests.db.conftest import run
 
