@@ -2,9 +2,13 @@
 
 LISTEN/NOTIFY wakes the follower at once; a poll every second (the catch-up query by
 seq) covers a missed notification, and a reconnect resumes from the last applied seq,
-so nothing is lost.  Each batch of changes is folded into the in-memory mirror and a
-new snapshot generation is built off the event loop, then swapped in with one
-assignment: requests in flight keep the generation they started with.
+so nothing is lost.  Each batch of changes marks its persons dirty; the dirty
+persons are re-read from the database into a small overlay snapshot
+(service/db/overlay.py), built off the event loop and swapped in with one
+assignment: requests in flight keep the generation they started with.  From time to
+time (and after an import or an insurer change) the whole snapshot is rebuilt from
+binary COPY streams instead (service/db/snapshot.py).  Only the snapshot is held in
+memory, never the rows.
 
 While the database is unreachable the last generation keeps answering; the follower
 retries with exponential backoff, and `ServiceState.synced_at` (the last successful
@@ -21,9 +25,9 @@ from typing import Any
 
 import asyncpg
 
-from service.db.mirror import apply_changes, load_mirror
-from service.mirror import Mirror
-from service.state import Generation, ServiceState, generation_from, layered_generation
+from service.db.overlay import Dirty, read_changes, read_overlay
+from service.db.snapshot import load_snapshot, read_institutions
+from service.state import Generation, ServiceState, generation_of, layered_generation
 
 log = logging.getLogger("onshi.follower")
 
@@ -44,9 +48,11 @@ class Follower:
     def __init__(self, url: str, state: ServiceState) -> None:
         self.url = url
         self.state = state
-        self.mirror: Mirror | None = None
         self.base: Generation | None = None  # the last full build
         self.base_built = 0.0
+        self.seq = 0  # the last change_log entry answered
+        self.dirty = Dirty()  # what changed since the base was built
+        self.institutions: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -70,7 +76,7 @@ class Follower:
             try:
                 conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
                 await conn.add_listener(CHANNEL, self._notified)
-                if self.mirror is None:
+                if self.base is None:
                     await self._reload(conn)
                 backoff = BACKOFF_FIRST
                 while True:
@@ -90,58 +96,51 @@ class Follower:
                         await asyncio.wait_for(conn.close(), 1)
 
     async def _reload(self, conn: asyncpg.Connection) -> None:
+        """A new full snapshot, read over two connections in one transaction snapshot."""
         started = time.perf_counter()
-        mirror = await load_mirror(conn)
-        self.mirror = mirror
-        await self._rebuild()
-        gen = self.state.current
-        assert gen is not None
+        helper = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+        try:
+            loaded = await load_snapshot(conn, helper=helper)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(helper.close(), 1)
+        gen = generation_of(loaded.data, loaded.institutions, loaded.seq)
+        self.base, self.base_built = gen, time.monotonic()
+        self.seq, self.dirty, self.institutions = loaded.seq, Dirty(), loaded.institutions
+        self._swap(gen)
         log.info(
             "snapshot loaded from the database in %.2f s: %d persons, %d qualifications, change seq %d",
             time.perf_counter() - started,
             gen.persons,
             gen.qualifications,
-            mirror.seq,
+            loaded.seq,
         )
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
-        assert self.mirror is not None
+        """Answer every committed change: overlays of the dirty persons, or a full rebuild."""
         while True:
-            changed = await apply_changes(conn, self.mirror)
-            if changed is None:  # an import replaced everything
+            base = self.base
+            assert base is not None
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                seq = await read_changes(conn, self.seq, self.dirty)
+                if seq == self.seq:
+                    break
+                rebuild = seq is None or self.dirty.insurers or len(self.dirty.persons) > FOLD_PERSONS
+                if not rebuild:
+                    if self.dirty.institutions:
+                        self.institutions, _names = await read_institutions(conn)
+                        self.dirty.institutions = False
+                    overlay = await read_overlay(conn, base.core.data, self.dirty.persons)
+            if rebuild:  # an import, an insurer change, or too many persons for an overlay
                 await self._reload(conn)
-                return
-            if not changed:
-                break
-            await self._publish()
-        if self.mirror.dirty and time.monotonic() - self.base_built > FOLD_SECONDS:
-            await self._rebuild()
+                continue
+            assert seq is not None
+            gen = await asyncio.to_thread(layered_generation, base, overlay, self.institutions, seq)
+            self.seq = seq
+            self._swap(gen)
+        if self.dirty and time.monotonic() - self.base_built > FOLD_SECONDS:
+            await self._reload(conn)
         self.state.synced_at = time.time()
-
-    async def _publish(self) -> None:
-        """Answer the applied changes: a small overlay over the base, or a full rebuild."""
-        mirror = self.mirror
-        assert mirror is not None and self.base is not None
-        if mirror.dirty.insurers or len(mirror.dirty.persons) > FOLD_PERSONS:
-            await self._rebuild()
-            return
-        gen = await asyncio.to_thread(layered_generation, self.base, mirror, mirror.seq)
-        self._swap(gen)
-
-    async def _rebuild(self) -> None:
-        """A new full snapshot of every mirrored row (the rows are copied on the loop first)."""
-        mirror = self.mirror
-        assert mirror is not None
-        dataset = mirror.dataset()
-        dirty = mirror.dirty
-        mirror.rebuilt()
-        try:
-            self.base = await asyncio.to_thread(generation_from, dataset, mirror.seq)
-        except BaseException:
-            mirror.dirty = dirty  # still answered by the old base and its overlay
-            raise
-        self.base_built = time.monotonic()
-        self._swap(self.base)
 
     def _swap(self, gen: Generation) -> None:
         previous = self.state.current

@@ -13,7 +13,7 @@ import orjson
 import core_ext
 from core_ext import SnapshotData
 from service.dataset import DataSet
-from service.mirror import Mirror, routed
+from service.db.overlay import Overlay
 
 MAX_ACCEPTED = 100_000
 
@@ -73,19 +73,24 @@ def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation
     return generation_of(core_ext.snapshot(dataset.tables), dataset.institutions, applied_change_seq)
 
 
-def layered_generation(base: Generation, mirror: Mirror, applied_change_seq: int) -> Generation:
-    """The base snapshot plus an overlay built from the mirror's dirty rows (see service/mirror.py)."""
-    tables, keys, serials = mirror.overlay()
-    overlay = core_ext.snapshot(tables)
+def layered_generation(
+    base: Generation, overlay: Overlay, institutions: dict[str, str], applied_change_seq: int
+) -> Generation:
+    """The base snapshot plus an overlay of changed persons (see service/db/overlay.py)."""
     impl = type(base.core)  # `base` is a full build: its core has no overlay
-    core_keys, core_serials = routed(base.core.data, keys, serials)
-    institutions, _names = mirror.institutions()
+    index = base.core.data.insurer_index
+    keys = {(index[i], s.encode(), n.encode()) for i, s, n in overlay.keys if i in index}
     return Generation(
-        core=impl(base.core.data, impl(overlay), core_keys, core_serials),
+        core=impl(
+            base.core.data,
+            impl(core_ext.snapshot(overlay.tables)),
+            keys,
+            {s.encode() for s in overlay.serials},
+        ),
         institutions=institutions,
         version=f"{base.version}+{applied_change_seq}",
-        persons=len(mirror.rows["persons"]),
-        qualifications=len(mirror.rows["qualifications"]),
+        persons=overlay.persons,
+        qualifications=overlay.qualifications,
         loaded_at=time.time(),
         applied_change_seq=applied_change_seq,
     )

@@ -128,12 +128,17 @@ async def _streamed(
     return data
 
 
-async def _from_rows(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> SnapshotData:
-    rows: dict[str, Any] = {"insurers": insurers}
+async def read_tables(conn: asyncpg.Connection, insurers: list[InsurerRow] | None = None) -> Tables:
+    """Every entity row as validated `Tables` rows (persons in id order, certificates by person)."""
+    rows: dict[str, Any] = {"insurers": insurers if insurers is not None else await read_insurers(conn)}
     for table, entity in BY_TABLE.items():
         if table == "insurers":
             continue
         order = f" ORDER BY {ROW_ORDER[table]}" if table in ROW_ORDER else ""
         make = entity.row._make  # type: ignore[attr-defined]
         rows[table] = [make(r) for r in await conn.fetch(CANONICAL_SELECT[table] + order)]
-    return await asyncio.to_thread(core_ext.snapshot, Tables(**rows))
+    return Tables(**rows)
+
+
+async def _from_rows(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> SnapshotData:
+    return await asyncio.to_thread(core_ext.snapshot, await read_tables(conn, insurers))

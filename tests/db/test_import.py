@@ -11,7 +11,7 @@ import asyncpg
 
 from service.dataset import load_dir
 from service.db.importer import import_dataset
-from service.db.mirror import load_mirror
+from service.db.snapshot import load_snapshot, read_tables
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query, run
 
@@ -64,17 +64,17 @@ def test_reimport_replaces_and_the_database_round_trips(db: str) -> None:
         try:
             await import_dataset(conn, data)
             await import_dataset(conn, data)
-            mirror = await load_mirror(conn)
+            back = await read_tables(conn)
+            loaded = await load_snapshot(conn)
         finally:
             await conn.close()
-        back = mirror.dataset()
         for table in ("insurers", "persons", "qualifications", "documents", "certificates", "registrations"):
             key = lambda row: tuple(map(str, row))  # noqa: E731
-            assert sorted(getattr(back.tables, table), key=key) == sorted(
-                getattr(data.tables, table), key=key
-            ), table
-        assert back.institutions == data.institutions
-        assert mirror.seq == 2
+            assert sorted(getattr(back, table), key=key) == sorted(getattr(data.tables, table), key=key), (
+                table
+            )
+        assert loaded.institutions == data.institutions
+        assert loaded.seq == 2
 
     run(go())
 

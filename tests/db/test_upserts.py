@@ -9,7 +9,7 @@ import pytest
 
 from service.dataset import load_dir
 from service.db.importer import import_dataset
-from service.db.mirror import apply_changes, load_mirror
+from service.db.overlay import Dirty, read_changes
 from service.db.upserts import UpsertError, apply_upsert
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query, run
@@ -145,21 +145,28 @@ def test_an_api_key_cannot_be_issued_twice(loaded: str) -> None:
     assert found == ["institutions[0]: api_key: the same key is issued to another institution"]
 
 
-def test_follower_mirror_applies_changes_by_seq(loaded: str) -> None:
+def test_change_log_names_the_persons_each_change_touches(loaded: str) -> None:
     async def go() -> None:
         conn = await asyncpg.connect(loaded)
         try:
-            mirror = await load_mirror(conn)
-            assert await apply_changes(conn, mirror) is False
+            start = await conn.fetchval("SELECT max(seq) FROM change_log")
+            dirty = Dirty()
+            assert await read_changes(conn, start, dirty) == start and not dirty
             seq = await apply_upsert(conn, {"persons": [PERSON], "qualifications": [QUAL]})
-            assert await apply_changes(conn, mirror) is True
-            assert mirror.seq == seq
-            assert mirror.rows["qualifications"][9001].symbol == "7-10"
-            await conn.execute("DELETE FROM qualifications WHERE qualification_id = 9001")
-            assert await apply_changes(conn, mirror) is True
-            assert 9001 not in mirror.rows["qualifications"]
+            assert await read_changes(conn, start, dirty) == seq
+            assert dirty.persons == {900} and not dirty.insurers
+            # A qualification moved to another person dirties both, old and new.
+            await conn.execute("UPDATE qualifications SET person_id = 1 WHERE qualification_id = 9001")
+            moved = Dirty()
+            seq2 = await read_changes(conn, seq, moved)
+            assert moved.persons == {900, 1}
+            await conn.execute("DELETE FROM documents WHERE qualification_id = 9001")  # none: no entry
+            await conn.execute("UPDATE insurers SET name = name")
+            changed = Dirty()
+            assert await read_changes(conn, seq2, changed) is not None
+            assert changed.insurers and not changed.persons
             await import_dataset(conn, load_dir(EXAMPLES / "data"))
-            assert await apply_changes(conn, mirror) is None  # an import: reload everything
+            assert await read_changes(conn, seq2, Dirty()) is None  # an import: reload everything
         finally:
             await conn.close()
 
