@@ -134,7 +134,8 @@ def changes(draw: st.DrawFn, tables: Tables) -> list[Change]:
             out.append(
                 (
                     "INSERT INTO certificates VALUES ($1, $2, $3, $4, $5, $6)"
-                    " ON CONFLICT (certificate_serial) DO UPDATE SET person_id = excluded.person_id, issued_on = excluded.issued_on,"
+                    " ON CONFLICT (certificate_serial) DO UPDATE SET person_id = excluded.person_id,"
+                    " issued_on = excluded.issued_on,"
                     " expires_on = excluded.expires_on, revoked_on = excluded.revoked_on,"
                     " face_only = excluded.face_only",
                     (
