@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUFFIX := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
-EXT    := core_ext/_core$(SUFFIX) core_ext/_stream$(SUFFIX)
+EXT    := $(foreach m,_core _stream _checkrows,core_ext/$(m)$(SUFFIX))
 
 .PHONY: help install run test lint bench loadtest
 

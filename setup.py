@@ -17,7 +17,7 @@ extensions = [
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
         define_macros=[("CYTHON_TRACE", "1")] if DEBUG else [],
     )
-    for name in ("_core", "_stream")
+    for name in ("_core", "_stream", "_checkrows")
 ]
 
 setup(

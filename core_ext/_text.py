@@ -98,7 +98,7 @@ def normalise_branch(raw: str) -> tuple[int | None, str | None]:
 
 def normalise_serial(raw: str) -> tuple[str | None, str | None]:
     """Return the canonical (upper-case) certificate serial or an error code."""
-    if not all(ch in HEX_DIGITS for ch in raw):
+    if not HEX_DIGITS.issuperset(raw):
         return None, FORMAT
     if not 1 <= len(raw) <= SERIAL_MAX:
         return None, LENGTH
