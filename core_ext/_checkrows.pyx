@@ -22,6 +22,7 @@ from ._build import CertificateRow, DocumentRow, PersonRow, QualificationRow, Re
 from ._codes import DOCUMENT_KINDS, ELIGIBILITY_CERTIFICATE as _CERTIFICATE, INCOME_CLASSES
 from ._codes import LEGACY_CARD as _LEGACY_CARD, LIMIT_CATEGORIES
 from ._text import parse_day as _parse_day
+from sys import intern
 
 from ._days cimport parse_day_ascii
 
@@ -60,6 +61,19 @@ cdef inline long long ident(object value):
     return <long long>v
 
 
+# One int object per day from 1900 to 2199, shared by every row: at ten million
+# members, separate objects for ~10 dates a member would cost gigabytes.
+cdef int FIRST_SHARED_DAY = _parse_day("1900-01-01")
+cdef list SHARED_DAYS = list(range(FIRST_SHARED_DAY, _parse_day("2200-01-01")))
+
+
+cdef inline object day_object(int d):
+    cdef int k = d - FIRST_SHARED_DAY
+    if 0 <= k < len(SHARED_DAYS):
+        return SHARED_DAYS[k]
+    return d
+
+
 cdef inline int day(object value):
     """A present `YYYY-MM-DD` cell as a day number, else -1."""
     if type(value) is not str:
@@ -77,7 +91,7 @@ cdef inline object optional_day(object value, bint* ok):
     if d < 0:
         ok[0] = False
         return None
-    return d
+    return day_object(d)
 
 
 cdef inline tuple cells_of(object row, tuple columns):
@@ -111,10 +125,10 @@ def persons(source, slow, tuple columns, dict person_line, list out):
         if pid == 0 or pid in person_line or not name or type(name) is not str or sex is None or birth < 0:
             slow(line, row)
             continue
-        if not kana:
-            kana = None
+        # Names repeat across millions of persons: keep one copy of each.
+        kana = intern(kana) if kana else None
         person_line[pid] = line
-        out.append(tuple.__new__(PersonRow, (pid, name, kana, sex, birth)))
+        out.append(tuple.__new__(PersonRow, (pid, intern(name), kana, sex, day_object(birth))))
 
 
 def qualifications(
@@ -175,7 +189,7 @@ def qualifications(
                 continue
             branch = (s[0] - 48) * 10 + (s[1] - 48)
         qual_line[qid] = line
-        out.append(tuple.__new__(QualificationRow, (qid, pid, insurer, symbol, number, branch, relationship, acquired, lost, income, limit)))
+        out.append(tuple.__new__(QualificationRow, (qid, pid, insurer, symbol, number, branch, relationship, day_object(acquired), lost, income, limit)))
 
 
 def documents(source, slow, tuple columns, dict doc_line, dict qual_line, list out):
@@ -202,7 +216,7 @@ def documents(source, slow, tuple columns, dict doc_line, dict qual_line, list o
             slow(line, row)
             continue
         doc_line[did] = line
-        out.append(tuple.__new__(DocumentRow, (did, qid, kind, issued, until, void)))
+        out.append(tuple.__new__(DocumentRow, (did, qid, kind, day_object(issued), until, void)))
 
 
 cdef inline bint hex_serial(object value, Py_ssize_t* length):
@@ -243,7 +257,7 @@ def certificates(source, slow, tuple columns, dict serial_line, dict person_line
             slow(line, row)
             continue
         serial_line[serial] = line
-        out.append(tuple.__new__(CertificateRow, (serial, pid, issued, expires, revoked, bool(face))))
+        out.append(tuple.__new__(CertificateRow, (serial, pid, day_object(issued), day_object(expires), revoked, bool(face))))
 
 
 def registrations(source, slow, tuple columns, dict registered_line, dict person_line, list out):
@@ -261,7 +275,7 @@ def registrations(source, slow, tuple columns, dict registered_line, dict person
             slow(line, row)
             continue
         registered_line[pid] = line
-        out.append(tuple.__new__(RegistrationRow, (pid, registered, requested)))
+        out.append(tuple.__new__(RegistrationRow, (pid, day_object(registered), requested)))
 
 
 def csv_cells(reader, tuple where, Py_ssize_t width):
