@@ -21,6 +21,38 @@ cdef struct Req:
     int birthdate
 
 
+# The fields of a confirmation request the fast paths read (F_CONSENT: consent.limit_info).
+cdef enum:
+    F_INSTITUTION = 0
+    F_PRESENTED
+    F_DATE
+    F_PROXY
+    F_CONSENT
+    F_SERIAL
+    F_AUTH
+    F_IDENTITY
+    F_INSURER
+    F_SYMBOL
+    F_NUMBER
+    F_BRANCH
+    F_BIRTH
+    NFIELDS
+
+
+cdef enum:
+    K_ABSENT = 0
+    K_STRING
+    K_TRUE
+    K_FALSE
+
+
+cdef struct Raw:
+    # Each field's JSON value: its kind and, for a string, its bytes (owned by the caller).
+    const char* s[13]
+    Py_ssize_t n[13]
+    char kind[13]
+
+
 cdef struct Buf:
     char* p                # malloc'd answer being written
     Py_ssize_t n
@@ -83,8 +115,11 @@ cdef class Core:
     cdef const int32_t[::1] cert_slots
     cdef const uint16_t[::1] cert_slot_tag
     cdef long long counts[16]
+    cdef str _last_checked_at
+    cdef bytes _last_checked_at_json
 
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)
+    cdef bint _check_raw(self, const Raw* raw, int today, int default_day, Req* r)
     cdef object _parse(self, object req, int today, int default_day, Req* r, list errors)
     cdef int _find_group(self, const Req* r)
     cdef int _find_certificate(self, const Req* r)
@@ -98,4 +133,5 @@ cdef class Core:
     cdef int _put_person(self, Buf* b, int p) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
     cdef Core _route(self, const Req* r)
+    cdef bytes _checked_at_json(self, str checked_at)
     cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1

@@ -7,10 +7,10 @@ without building Python objects; anything else goes through the shared
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from libc.stdint cimport int32_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 import orjson
 
@@ -319,6 +319,176 @@ cdef inline Py_ssize_t pack_serial(const char* s, Py_ssize_t n, unsigned char* o
     return 1 + (n + 1) // 2
 
 
+# ------------------------------------------------------------- raw requests
+
+cdef tuple FIELD_NAMES = (
+    "institution_code", "presented", "confirmation_date", "proxy", "consent", "certificate_serial",
+    "auth_method", "identity_verified", "insurer_number", "symbol", "number", "branch", "birthdate")
+cdef tuple FIELD_BYTES = tuple(name.encode() for name in FIELD_NAMES)
+
+
+cdef inline bint is_string(const Raw* raw, int k) noexcept nogil:
+    return raw.kind[k] == K_STRING
+
+
+cdef inline int flag(const Raw* raw, int k) noexcept nogil:
+    """An optional boolean: 0 when absent or false, 1 when true, -1 when not a boolean."""
+    if raw.kind[k] == K_ABSENT or raw.kind[k] == K_FALSE:
+        return 0
+    return 1 if raw.kind[k] == K_TRUE else -1
+
+
+cdef inline bint same(const char* s, Py_ssize_t n, const char* word) noexcept nogil:
+    cdef Py_ssize_t i = 0
+    while i < n and word[i] != 0 and word[i] == s[i]:
+        i += 1
+    return i == n and word[i] == 0
+
+
+cdef inline int presented_code(const char* s, Py_ssize_t n) noexcept nogil:
+    if same(s, n, b"myna_card"):
+        return MYNA_CARD
+    if same(s, n, b"legacy_card"):
+        return LEGACY_CARD
+    if same(s, n, b"eligibility_certificate"):
+        return ELIGIBILITY_CERTIFICATE
+    if same(s, n, b"info_notice"):
+        return INFO_NOTICE
+    if same(s, n, b"unspecified"):
+        return UNSPECIFIED
+    return -1
+
+
+cdef inline int auth_code(const char* s, Py_ssize_t n) noexcept nogil:
+    if same(s, n, b"face"):
+        return 0
+    if same(s, n, b"pin"):
+        return 1
+    if same(s, n, b"visual"):
+        return 2
+    return -1
+
+
+cdef int field_of(const char* s, Py_ssize_t n):
+    cdef int k
+    cdef bytes name
+    for k in range(NFIELDS):
+        name = <bytes>FIELD_BYTES[k]
+        if PyBytes_GET_SIZE(name) == n and memcmp(PyBytes_AS_STRING(name), s, n) == 0:
+            return k
+    return -1
+
+
+cdef inline Py_ssize_t skip_ws(const char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    while i < n and (p[i] == b' ' or p[i] == b'\n' or p[i] == b'\r' or p[i] == b'\t'):
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t plain_string(const char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """At an opening quote: the index of the closing quote of a string of printable ASCII
+    without escapes, or -1 (anything else is left to orjson and the shared validator)."""
+    cdef unsigned char c
+    i += 1
+    while i < n:
+        c = <unsigned char>p[i]
+        if c == b'"':
+            return i
+        if c == b'\\' or c < 0x20 or c >= 0x7F:
+            return -1
+        i += 1
+    return -1
+
+
+cdef inline Py_ssize_t literal(const char* p, Py_ssize_t i, Py_ssize_t n, char* kind) noexcept nogil:
+    """At `true` or `false`: the index after it, with its kind; -1 for anything else."""
+    if i + 4 <= n and memcmp(p + i, b"true", 4) == 0:
+        kind[0] = K_TRUE
+        return i + 4
+    if i + 5 <= n and memcmp(p + i, b"false", 5) == 0:
+        kind[0] = K_FALSE
+        return i + 5
+    return -1
+
+
+cdef bint scan_request(const char* p, Py_ssize_t n, Raw* raw):
+    """Read a flat request object straight from the body: string and boolean values, the
+    consent object, each known field at most once.  False for anything else (nested or
+    unknown fields, escapes, non-ASCII text, numbers, nulls, duplicates): orjson decodes
+    those and the shared validator judges them, so both paths answer alike."""
+    cdef Py_ssize_t i, end
+    cdef int k
+    cdef char kind
+    memset(raw, 0, sizeof(Raw))
+    i = skip_ws(p, 0, n)
+    if i >= n or p[i] != b'{':
+        return False
+    i = skip_ws(p, i + 1, n)
+    while True:
+        if i >= n or p[i] != b'"':
+            return False
+        end = plain_string(p, i, n)
+        if end < 0:
+            return False
+        k = field_of(p + i + 1, end - i - 1)
+        if k < 0 or raw.kind[k] != K_ABSENT:
+            return False
+        i = skip_ws(p, end + 1, n)
+        if i >= n or p[i] != b':':
+            return False
+        i = skip_ws(p, i + 1, n)
+        if i >= n:
+            return False
+        if k == F_CONSENT:  # exactly {"limit_info": true|false}
+            if p[i] != b'{':
+                return False
+            i = skip_ws(p, i + 1, n)
+            if i + 12 > n or memcmp(p + i, b'"limit_info"', 12) != 0:
+                return False
+            i = skip_ws(p, i + 12, n)
+            if i >= n or p[i] != b':':
+                return False
+            i = literal(p, skip_ws(p, i + 1, n), n, &kind)
+            if i < 0:
+                return False
+            i = skip_ws(p, i, n)
+            if i >= n or p[i] != b'}':
+                return False
+            raw.kind[k] = kind
+            i += 1
+        elif p[i] == b'"':
+            end = plain_string(p, i, n)
+            if end < 0:
+                return False
+            raw.kind[k] = K_STRING
+            raw.s[k] = p + i + 1
+            raw.n[k] = end - i - 1
+            i = end + 1
+        else:
+            i = literal(p, i, n, &kind)
+            if i < 0:
+                return False
+            raw.kind[k] = kind
+        i = skip_ws(p, i, n)
+        if i < n and p[i] == b',':
+            i = skip_ws(p, i + 1, n)
+            continue
+        if i < n and p[i] == b'}':
+            return skip_ws(p, i + 1, n) == n
+        return False
+
+
+cdef inline bint institution_ok(const Raw* raw) noexcept nogil:
+    """A 10-digit institution code (anything else: the shared validator words the 422)."""
+    cdef Py_ssize_t i
+    if raw.kind[F_INSTITUTION] != K_STRING or raw.n[F_INSTITUTION] != 10:
+        return False
+    for i in range(10):
+        if not (b'0' <= raw.s[F_INSTITUTION][i] <= b'9'):
+            return False
+    return True
+
+
 # --------------------------------------------------------------------- core
 
 cdef class Core:
@@ -395,48 +565,64 @@ cdef class Core:
     # ------------------------------------------------------------ parsing
 
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r):
-        """Parse a plain well-formed request; False sends it to the shared validator."""
+        """Parse a plain well-formed decoded request; False sends it to the shared validator."""
+        cdef Raw raw
+        cdef Py_ssize_t k
+        memset(&raw, 0, sizeof(Raw))
+        for k in range(NFIELDS):
+            if k == F_CONSENT:
+                v = req.get("consent")
+                if v is None:
+                    continue
+                if type(v) is not dict:
+                    return False
+                v = (<dict>v).get("limit_info")
+            else:
+                v = req.get(FIELD_NAMES[k])
+            if v is None:
+                continue
+            if type(v) is str:
+                raw.s[k] = PyUnicode_AsUTF8AndSize(v, &raw.n[k])
+                raw.kind[k] = K_STRING
+            elif v is True:
+                raw.kind[k] = K_TRUE
+            elif v is False:
+                raw.kind[k] = K_FALSE
+            else:
+                return False
+        return self._check_raw(&raw, today, default_day, r)
+
+    cdef bint _check_raw(self, const Raw* raw, int today, int default_day, Req* r):
+        """The common well-formed request, from its raw field values; False: the shared validator
+        decides (and words any error).  Strings stay owned by the caller (dict or body)."""
         cdef const char* s
         cdef Py_ssize_t n, i
-        cdef object v
-        v = req.get("presented")
-        if type(v) is not str:
+        cdef int bit
+        if not is_string(raw, F_PRESENTED):
             return False
-        v = PRESENTED.get(v)
-        if v is None:
+        r.presented = presented_code(raw.s[F_PRESENTED], raw.n[F_PRESENTED])
+        if r.presented < 0:
             return False
-        r.presented = v
-        v = req.get("confirmation_date")
-        if v is None:
+        if raw.kind[F_DATE] == K_ABSENT:
             r.day = default_day
-        elif type(v) is str:
-            s = PyUnicode_AsUTF8AndSize(v, &n)
-            r.day = parse_day_ascii(s, n)
+        elif is_string(raw, F_DATE):
+            r.day = parse_day_ascii(raw.s[F_DATE], raw.n[F_DATE])
             if r.day < FIRST_DAY or r.day > today + DAYS_AHEAD:
                 return False
         else:
             return False
-        v = req.get("proxy")
-        if v is None:
-            r.proxy = False
-        elif type(v) is bool:
-            r.proxy = v is True
-        else:
+        bit = flag(raw, F_PROXY)
+        if bit < 0:
             return False
-        v = req.get("consent")
-        r.limit_consent = False
-        if v is not None:
-            if type(v) is not dict:
-                return False
-            v = (<dict>v).get("limit_info")
-            if v is not None and type(v) is not bool:
-                return False
-            r.limit_consent = v is True
+        r.proxy = bit
+        bit = flag(raw, F_CONSENT)
+        if bit < 0:
+            return False
+        r.limit_consent = bit
         if r.presented == MYNA_CARD:
-            v = req.get("certificate_serial")
-            if type(v) is not str:
+            if not is_string(raw, F_SERIAL):
                 return False
-            s = PyUnicode_AsUTF8AndSize(v, &n)
+            s, n = raw.s[F_SERIAL], raw.n[F_SERIAL]
             if n < 1 or n > 32:
                 return False
             for i in range(n):
@@ -447,59 +633,49 @@ cdef class Core:
                 else:
                     return False
             r.serial_len = n
-            v = req.get("auth_method")
-            if type(v) is not str:
+            if not is_string(raw, F_AUTH):
                 return False
-            v = AUTH_METHODS.get(v)
-            if v is None:
-                return False
-            r.auth_method = v
-            return True
+            r.auth_method = auth_code(raw.s[F_AUTH], raw.n[F_AUTH])
+            return r.auth_method >= 0
         r.identity_verified = False
         if r.presented == INFO_NOTICE:
-            v = req.get("identity_verified")
-            if v is not None:
-                if type(v) is not bool:
-                    return False
-                r.identity_verified = v is True
-        v = req.get("insurer_number")
-        if type(v) is not str:
+            bit = flag(raw, F_IDENTITY)
+            if bit < 0:
+                return False
+            r.identity_verified = bit
+        if not is_string(raw, F_INSURER):
             return False
-        s = PyUnicode_AsUTF8AndSize(v, &n)
+        s, n = raw.s[F_INSURER], raw.n[F_INSURER]
         if n != 6 and n != 8:
             return False
         for i in range(n):
             if not (b'0' <= s[i] <= b'9'):
                 return False
         if n == 8 and s[0] == b'0' and s[1] == b'0':
-            v = v[2:]
             s += 2
             n = 6
         if not check_digit_ok(s, n):
             return False
-        v = self.insurer_index.get(v)
+        v = self.insurer_index.get(PyUnicode_DecodeASCII(s, n, NULL))
         r.insurer = -1 if v is None else v
-        v = req.get("symbol")
-        if v is None:
+        if raw.kind[F_SYMBOL] == K_ABSENT:
             r.symbol = b""
             r.symbol_len = 0
-        elif type(v) is str:
-            r.symbol = PyUnicode_AsUTF8AndSize(v, &r.symbol_len)
+        elif is_string(raw, F_SYMBOL):
+            r.symbol, r.symbol_len = raw.s[F_SYMBOL], raw.n[F_SYMBOL]
             if r.symbol_len > 20 or not plain_ascii(r.symbol, r.symbol_len):
                 return False
         else:
             return False
-        v = req.get("number")
-        if type(v) is not str:
+        if not is_string(raw, F_NUMBER):
             return False
-        r.number = PyUnicode_AsUTF8AndSize(v, &r.number_len)
+        r.number, r.number_len = raw.s[F_NUMBER], raw.n[F_NUMBER]
         if r.number_len < 1 or r.number_len > 20 or not plain_ascii(r.number, r.number_len):
             return False
-        v = req.get("branch")
-        if v is None:
+        if raw.kind[F_BRANCH] == K_ABSENT:
             r.branch = -1
-        elif type(v) is str:
-            s = PyUnicode_AsUTF8AndSize(v, &n)
+        elif is_string(raw, F_BRANCH):
+            s, n = raw.s[F_BRANCH], raw.n[F_BRANCH]
             if n == 0:
                 r.branch = -1
             elif n == 2 and b'0' <= s[0] <= b'9' and b'0' <= s[1] <= b'9':
@@ -508,11 +684,9 @@ cdef class Core:
                 return False
         else:
             return False
-        v = req.get("birthdate")
-        if type(v) is not str:
+        if not is_string(raw, F_BIRTH):
             return False
-        s = PyUnicode_AsUTF8AndSize(v, &n)
-        r.birthdate = parse_day_ascii(s, n)
+        r.birthdate = parse_day_ascii(raw.s[F_BIRTH], raw.n[F_BIRTH])
         return r.birthdate >= 0
 
     cdef object _parse(self, object req, int today, int default_day, Req* r, list errors):
@@ -880,32 +1054,52 @@ cdef class Core:
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
         cdef Buf b
-        req = json_object(body)
-        if req is None:
-            return 400, MALFORMED_JSON
-        cdef list errors = []
-        code = (<dict>req).get("institution_code")
-        check_institution_code(code, errors)
-        if errors:  # still collect every other field's error for the 422
-            parse_item(req, today, today, errors)
-            return 422, orjson.dumps(validation_error(errors))
-        keep = self._parse(req, today, today, &r, errors)  # owns r's strings
-        if keep is None:
-            return 422, orjson.dumps(validation_error(errors))
-        if code != institution:
-            return 403, INSTITUTION_MISMATCH
+        cdef Raw raw
+        cdef Py_ssize_t n
+        cdef const char* mine
+        if (
+            scan_request(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &raw)
+            and institution_ok(&raw)
+            and self._check_raw(&raw, today, today, &r)  # r's strings point into body
+        ):
+            mine = PyUnicode_AsUTF8AndSize(institution, &n)
+            if n != 10 or memcmp(mine, raw.s[F_INSTITUTION], 10) != 0:
+                return 403, INSTITUTION_MISMATCH
+        else:
+            req = json_object(body)
+            if req is None:
+                return 400, MALFORMED_JSON
+            errors = []
+            code = (<dict>req).get("institution_code")
+            check_institution_code(code, errors)
+            if errors:  # still collect every other field's error for the 422
+                parse_item(req, today, today, errors)
+                return 422, orjson.dumps(validation_error(errors))
+            keep = self._parse(req, today, today, &r, errors)  # owns r's strings
+            if keep is None:
+                return 422, orjson.dumps(validation_error(errors))
+            if code != institution:
+                return 403, INSTITUTION_MISMATCH
         buf_init(&b, 2048)
         try:
             put(&b, b'{"request_id":', 14)
-            put_bytes(&b, orjson.dumps(request_id))
+            mine = PyUnicode_AsUTF8AndSize(request_id, &n)
+            put_json_string(&b, mine, n)
             put(&b, b",", 1)
-            self._put_result(&b, &r, orjson.dumps(checked_at), stale, log)
+            self._put_result(&b, &r, self._checked_at_json(checked_at), stale, log)
             put(&b, b',"snapshot":', 12)
             put_bytes(&b, snapshot)
             put(&b, b"}", 1)
             return 200, PyBytes_FromStringAndSize(b.p, b.n)
         finally:
             free(b.p)
+
+    cdef bytes _checked_at_json(self, str checked_at):
+        """checked_at as JSON; it changes once a millisecond, not once a request."""
+        if checked_at is not self._last_checked_at:
+            self._last_checked_at = checked_at
+            self._last_checked_at_json = orjson.dumps(checked_at)
+        return self._last_checked_at_json
 
     def confirm_batch(self, bytes body, str institution, int today, str request_id,
                       str checked_at, bytes snapshot, bint stale=False, list log=None):
