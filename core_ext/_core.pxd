@@ -134,4 +134,5 @@ cdef class Core:
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
     cdef Core _route(self, const Req* r)
     cdef bytes _checked_at_json(self, str checked_at)
+    cdef int _put_batch_head(self, Buf* b, str request_id, str checked_at) except -1
     cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1

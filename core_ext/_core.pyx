@@ -325,6 +325,7 @@ cdef tuple FIELD_NAMES = (
     "institution_code", "presented", "confirmation_date", "proxy", "consent", "certificate_serial",
     "auth_method", "identity_verified", "insurer_number", "symbol", "number", "branch", "birthdate")
 cdef tuple FIELD_BYTES = tuple(name.encode() for name in FIELD_NAMES)
+cdef Py_ssize_t MAX_BATCH_ITEMS_C = MAX_BATCH_ITEMS
 
 
 cdef inline bint is_string(const Raw* raw, int k) noexcept nogil:
@@ -416,50 +417,55 @@ cdef bint scan_request(const char* p, Py_ssize_t n, Raw* raw):
     consent object, each known field at most once.  False for anything else (nested or
     unknown fields, escapes, non-ASCII text, numbers, nulls, duplicates): orjson decodes
     those and the shared validator judges them, so both paths answer alike."""
-    cdef Py_ssize_t i, end
+    cdef Py_ssize_t i = scan_object(p, skip_ws(p, 0, n), n, raw)
+    return i >= 0 and skip_ws(p, i, n) == n
+
+
+cdef Py_ssize_t scan_object(const char* p, Py_ssize_t i, Py_ssize_t n, Raw* raw):
+    """scan_request for the object at p[i]: the index after it, or -1."""
+    cdef Py_ssize_t end
     cdef int k
     cdef char kind
     memset(raw, 0, sizeof(Raw))
-    i = skip_ws(p, 0, n)
     if i >= n or p[i] != b'{':
-        return False
+        return -1
     i = skip_ws(p, i + 1, n)
     while True:
         if i >= n or p[i] != b'"':
-            return False
+            return -1
         end = plain_string(p, i, n)
         if end < 0:
-            return False
+            return -1
         k = field_of(p + i + 1, end - i - 1)
         if k < 0 or raw.kind[k] != K_ABSENT:
-            return False
+            return -1
         i = skip_ws(p, end + 1, n)
         if i >= n or p[i] != b':':
-            return False
+            return -1
         i = skip_ws(p, i + 1, n)
         if i >= n:
-            return False
+            return -1
         if k == F_CONSENT:  # exactly {"limit_info": true|false}
             if p[i] != b'{':
-                return False
+                return -1
             i = skip_ws(p, i + 1, n)
             if i + 12 > n or memcmp(p + i, b'"limit_info"', 12) != 0:
-                return False
+                return -1
             i = skip_ws(p, i + 12, n)
             if i >= n or p[i] != b':':
-                return False
+                return -1
             i = literal(p, skip_ws(p, i + 1, n), n, &kind)
             if i < 0:
-                return False
+                return -1
             i = skip_ws(p, i, n)
             if i >= n or p[i] != b'}':
-                return False
+                return -1
             raw.kind[k] = kind
             i += 1
         elif p[i] == b'"':
             end = plain_string(p, i, n)
             if end < 0:
-                return False
+                return -1
             raw.kind[k] = K_STRING
             raw.s[k] = p + i + 1
             raw.n[k] = end - i - 1
@@ -467,15 +473,101 @@ cdef bint scan_request(const char* p, Py_ssize_t n, Raw* raw):
         else:
             i = literal(p, i, n, &kind)
             if i < 0:
-                return False
+                return -1
             raw.kind[k] = kind
         i = skip_ws(p, i, n)
         if i < n and p[i] == b',':
             i = skip_ws(p, i + 1, n)
             continue
         if i < n and p[i] == b'}':
-            return skip_ws(p, i + 1, n) == n
-        return False
+            return i + 1
+        return -1
+
+
+cdef Py_ssize_t scan_batch(const char* p, Py_ssize_t n, Raw* top, Raw** items):
+    """A batch body read like scan_request: institution_code and confirmation_date in `top`,
+    each item in a malloc'd array (*items, freed by the caller); the item count, or -1."""
+    cdef Py_ssize_t i = skip_ws(p, 0, n), end, count = -1, cap = 0
+    cdef Raw* grown
+    cdef int k
+    memset(top, 0, sizeof(Raw))
+    items[0] = NULL
+    if i >= n or p[i] != b'{':
+        return -1
+    i = skip_ws(p, i + 1, n)
+    while True:
+        if i >= n or p[i] != b'"':
+            return -1
+        end = plain_string(p, i, n)
+        if end < 0:
+            return -1
+        if end - i - 1 == 5 and memcmp(p + i + 1, b"items", 5) == 0:
+            k = -2
+        else:
+            k = field_of(p + i + 1, end - i - 1)
+            if k != F_INSTITUTION and k != F_DATE or top.kind[k] != K_ABSENT:
+                return -1
+        i = skip_ws(p, end + 1, n)
+        if i >= n or p[i] != b':':
+            return -1
+        i = skip_ws(p, i + 1, n)
+        if k == -2:
+            if count >= 0 or i >= n or p[i] != b'[':
+                return -1
+            count = 0
+            i = skip_ws(p, i + 1, n)
+            if i < n and p[i] == b']':
+                i += 1
+            else:
+                while True:
+                    if count == cap:
+                        if cap > MAX_BATCH_ITEMS_C:
+                            return -1  # too many: the decoded path answers 413
+                        cap = 64 if cap == 0 else min(cap * 2, MAX_BATCH_ITEMS_C + 1)
+                        grown = <Raw*>realloc(items[0], cap * sizeof(Raw))
+                        if grown == NULL:
+                            return -1
+                        items[0] = grown
+                    i = scan_object(p, i, n, items[0] + count)
+                    if i < 0:
+                        return -1
+                    count += 1
+                    i = skip_ws(p, i, n)
+                    if i < n and p[i] == b',':
+                        i = skip_ws(p, i + 1, n)
+                        continue
+                    if i < n and p[i] == b']':
+                        i += 1
+                        break
+                    return -1
+        else:
+            if i >= n or p[i] != b'"':
+                return -1
+            end = plain_string(p, i, n)
+            if end < 0:
+                return -1
+            top.kind[k] = K_STRING
+            top.s[k] = p + i + 1
+            top.n[k] = end - i - 1
+            i = end + 1
+        i = skip_ws(p, i, n)
+        if i < n and p[i] == b',':
+            i = skip_ws(p, i + 1, n)
+            continue
+        if i < n and p[i] == b'}' and skip_ws(p, i + 1, n) == n:
+            return count
+        return -1
+
+
+cdef inline int batch_day(const Raw* top, int today) noexcept nogil:
+    """A batch's default confirmation day, or -1 to let the decoded path word the error."""
+    cdef int day
+    if top.kind[F_DATE] == K_ABSENT:
+        return today
+    day = parse_day_ascii(top.s[F_DATE], top.n[F_DATE])
+    if day < FIRST_DAY or day > today + DAYS_AHEAD:
+        return -1
+    return day
 
 
 cdef inline bint institution_ok(const Raw* raw) noexcept nogil:
@@ -1094,6 +1186,15 @@ cdef class Core:
         finally:
             free(b.p)
 
+    cdef int _put_batch_head(self, Buf* b, str request_id, str checked_at) except -1:
+        cdef Py_ssize_t n
+        cdef const char* s = PyUnicode_AsUTF8AndSize(request_id, &n)
+        put(b, b'{"request_id":', 14)
+        put_json_string(b, s, n)
+        put(b, b',"checked_at":', 14)
+        put_bytes(b, self._checked_at_json(checked_at))
+        return put(b, b',"results":[', 12)
+
     cdef bytes _checked_at_json(self, str checked_at):
         """checked_at as JSON; it changes once a millisecond, not once a request."""
         if checked_at is not self._last_checked_at:
@@ -1106,6 +1207,47 @@ cdef class Core:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         cdef Req r
         cdef Buf b
+        cdef Raw top
+        cdef Raw* raws = NULL
+        cdef Req* reqs = NULL
+        cdef Py_ssize_t count, k, n
+        cdef int day
+        cdef bint plain
+        cdef const char* mine
+        count = scan_batch(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &top, &raws)
+        try:
+            day = batch_day(&top, today) if count >= 0 and institution_ok(&top) else -1
+            plain = day >= 0
+            if plain:
+                reqs = <Req*>malloc((count + 1) * sizeof(Req))
+                if reqs == NULL:
+                    raise MemoryError()
+                for k in range(count):
+                    if not self._check_raw(raws + k, today, day, reqs + k):  # strings point into body
+                        plain = False
+                        break
+            if plain:
+                mine = PyUnicode_AsUTF8AndSize(institution, &n)
+                if n != 10 or memcmp(mine, top.s[F_INSTITUTION], 10) != 0:
+                    return 403, INSTITUTION_MISMATCH
+                buf_init(&b, 256 + 1024 * count)
+                try:
+                    self._put_batch_head(&b, request_id, checked_at)
+                    for k in range(count):
+                        if k:
+                            put(&b, b",", 1)
+                        put(&b, b"{", 1)
+                        self._put_result(&b, reqs + k, self._checked_at_json(checked_at), stale, log)
+                        put(&b, b"}", 1)
+                    put(&b, b'],"snapshot":', 13)
+                    put_bytes(&b, snapshot)
+                    put(&b, b"}", 1)
+                    return 200, PyBytes_FromStringAndSize(b.p, b.n)
+                finally:
+                    free(b.p)
+        finally:
+            free(raws)
+            free(reqs)
         req = json_object(body)
         if req is None:
             return 400, MALFORMED_JSON
@@ -1119,15 +1261,11 @@ cdef class Core:
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
         cdef list item_errors
-        cdef bytes checked = orjson.dumps(checked_at)
+        cdef bytes checked = self._checked_at_json(checked_at)
         cdef bint first = True
         buf_init(&b, 256 + 1024 * len(<list>items))
         try:
-            put(&b, b'{"request_id":', 14)
-            put_bytes(&b, orjson.dumps(request_id))
-            put(&b, b',"checked_at":', 14)
-            put_bytes(&b, checked)
-            put(&b, b',"results":[', 12)
+            self._put_batch_head(&b, request_id, checked_at)
             for item in <list>items:
                 if not first:
                     put(&b, b",", 1)

@@ -24,17 +24,24 @@ pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="the
 SPACE = ["", " ", "\n", "\t ", "\r\n"]
 
 
-def write(value: Any, rng: random.Random) -> str:
-    """JSON text of `value` with random (valid) spacing and escapes."""
+def write(value: Any, rng: random.Random, escapes: float = 0.0) -> str:
+    """JSON text of `value` with random (valid) spacing, and escapes in a share of the strings."""
     if isinstance(value, dict):
         items = list(value.items())
         rng.shuffle(items)
         parts = [
-            f"{rng.choice(SPACE)}{write(k, rng)}{rng.choice(SPACE)}:{rng.choice(SPACE)}{write(v, rng)}"
+            f"{rng.choice(SPACE)}{write(k, rng, escapes)}{rng.choice(SPACE)}:{rng.choice(SPACE)}{write(v, rng, escapes)}"
             for k, v in items
         ]
         return "{" + ",".join(parts) + rng.choice(SPACE) + "}"
-    if isinstance(value, str) and rng.random() < 0.1 and value:
+    if isinstance(value, list):
+        return (
+            "["
+            + ",".join(rng.choice(SPACE) + write(v, rng, escapes) for v in value)
+            + rng.choice(SPACE)
+            + "]"
+        )
+    if isinstance(value, str) and rng.random() < escapes and value:
         k = rng.randrange(len(value))  # one character as a \\u escape
         return (
             orjson.dumps(value[:k]).decode()[:-1]
@@ -68,7 +75,7 @@ def bodies(draw: st.DrawFn) -> tuple[Any, bytes]:
     elif change == "unicode":
         request[field] = str(request[field]) + "田"
     rng = random.Random(draw(st.integers(0, 2**32)))
-    text = write(request, rng)
+    text = write(request, rng, draw(st.sampled_from([0.0, 0.0, 0.1])))
     if change == "dup":
         text = text[:-1] + f',"{field}":' + orjson.dumps(request[field]).decode() + "}"
     elif change == "tail":
@@ -110,3 +117,30 @@ def test_booleans_are_read_from_the_body() -> None:
     assert answers(c, body)[1]["code"] == "PROXY_NOT_ALLOWED"
     body = orjson.dumps({**card, "auth_method": "face", "proxy": False, "confirmation_date": "2024-01-01"})
     assert answers(c, body)[1]["code"] != "PROXY_NOT_ALLOWED"
+
+
+@st.composite
+def batch_bodies(draw: st.DrawFn) -> tuple[Any, bytes, bytes]:
+    tables = draw(populations())
+    items: list[Any] = draw(st.lists(requests(tables), max_size=6))
+    if draw(st.booleans()):  # the items take the batch's default day
+        items = [{k: v for k, v in item.items() if k != "confirmation_date"} for item in items]
+    if items and draw(st.booleans()):  # an item the validator refuses
+        items[draw(st.integers(0, len(items) - 1))] = {"presented": draw(st.sampled_from(["x", 1, None]))}
+    batch: dict[str, Any] = {
+        "institution_code": draw(st.sampled_from([INSTITUTION, "2710000027"])),
+        "items": items,
+    }
+    if draw(st.booleans()):
+        batch["confirmation_date"] = draw(st.sampled_from(["2024-01-01", "2024-13-01", "1999-12-31"]))
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    text = write(batch, rng, draw(st.sampled_from([0.0, 0.0, 0.05])))
+    return tables, text.encode(), orjson.dumps({**batch, "x": 1})
+
+
+@settings(max_examples=300)
+@given(batch_bodies())
+def test_batches_are_answered_alike_scanned_decoded_and_by_the_twin(case: tuple[Any, bytes, bytes]) -> None:
+    tables, body, decoded = case
+    py, c = both(tables)
+    assert answers(c, body, batch=True) == answers(py, body, batch=True) == answers(c, decoded, batch=True)
