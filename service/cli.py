@@ -300,8 +300,7 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
             snapshot, institutions = core_ext.snapshot(dataset.tables), dataset.institutions
             phases = f"read+validate {loaded - started:.1f} s, build {time.perf_counter() - loaded:.1f} s"
         else:
-            url = args.database_url
-            snapshot, institutions = run_on_connection(url, lambda conn: _load_from_database(conn, url))
+            snapshot, institutions = run_on_connection(args.database_url, _load_from_database)
             phases = f"read+build from PostgreSQL {time.perf_counter() - started:.1f} s"
     except DataSetError as exc:
         print(exc.report(), file=sys.stderr)
@@ -321,17 +320,11 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load_from_database(conn: Any, url: str) -> tuple[Any, dict[str, str]]:
-    """The snapshot and institutions, read over `conn` and a second connection to `url`."""
-    import asyncpg
-
+async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str]]:
+    """The snapshot and institutions, streamed from the database."""
     from service.db.snapshot import load_snapshot
 
-    helper = await asyncpg.connect(url)
-    try:
-        loaded = await load_snapshot(conn, helper=helper)
-    finally:
-        await helper.close()
+    loaded = await load_snapshot(conn)
     return loaded.data, loaded.institutions
 
 

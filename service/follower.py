@@ -96,14 +96,9 @@ class Follower:
                         await asyncio.wait_for(conn.close(), 1)
 
     async def _reload(self, conn: asyncpg.Connection) -> None:
-        """A new full snapshot, read over two connections in one transaction snapshot."""
+        """A new full snapshot, streamed from the database."""
         started = time.perf_counter()
-        helper = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
-        try:
-            loaded = await load_snapshot(conn, helper=helper)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(helper.close(), 1)
+        loaded = await load_snapshot(conn)
         gen = generation_of(loaded.data, loaded.institutions, loaded.seq)
         self.base, self.base_built = gen, time.monotonic()
         self.seq, self.dirty, self.institutions = loaded.seq, Dirty(), loaded.institutions

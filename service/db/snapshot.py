@@ -66,64 +66,56 @@ async def read_insurers(conn: asyncpg.Connection) -> list[InsurerRow]:
     return [InsurerRow(*r) for r in await conn.fetch(INSURERS_SELECT)]
 
 
-# With a second connection, PostgreSQL produces two streams at once (its COPY output,
-# not our parsing, is the slower side): these tables go to the second connection,
-# balanced by their measured COPY times.
-SECOND_CONNECTION = ("qualifications", "certificates")
+QUEUED_CHUNKS = 256  # asyncpg hands over chunks of a few kB to 64 kB
 
 
-async def load_snapshot(
-    conn: asyncpg.Connection, compiled: bool | None = None, helper: asyncpg.Connection | None = None
-) -> Loaded:
-    """The whole snapshot; `compiled` picks the builder (default: the compiled one when built).
-
-    `helper`, a second connection to the same database, lets the compiled path read
-    two tables at once in the same transaction snapshot.
-    """
+async def load_snapshot(conn: asyncpg.Connection, compiled: bool | None = None) -> Loaded:
+    """The whole snapshot; `compiled` picks the builder (default: the compiled one when built)."""
     use_stream = StreamBuilder is not None if compiled is None else compiled
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         seq: int = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM change_log")
         insurers = await read_insurers(conn)
         institutions, names = await read_institutions(conn)
-        if not use_stream:
-            data = await _from_rows(conn, insurers)
-        elif helper is None:
-            data = await _streamed({conn: tuple(COPY_SELECT)}, insurers)
-        else:
-            exported = await conn.fetchval("SELECT pg_export_snapshot()")
-            async with helper.transaction(isolation="repeatable_read", readonly=True):
-                await helper.execute(f"SET TRANSACTION SNAPSHOT '{exported}'")
-                first = tuple(t for t in COPY_SELECT if t not in SECOND_CONNECTION)
-                data = await _streamed({conn: first, helper: SECOND_CONNECTION}, insurers)
+        data = await (_streamed(conn, insurers) if use_stream else _from_rows(conn, insurers))
     return Loaded(data, institutions, names, seq)
 
 
-async def _streamed(
-    plan: dict[asyncpg.Connection, tuple[str, ...]], insurers: list[InsurerRow]
-) -> SnapshotData:
-    """COPY each connection's tables in turn; feed the builder in table order as chunks arrive."""
+async def _streamed(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> SnapshotData:
+    """COPY the tables in turn; feed the builder as chunks arrive, index each table in a thread.
+
+    The indexing of one table (sorting, hash tables) overlaps the next table's COPY.  A
+    second connection reading ahead was tried: no faster once its queue is bounded, and
+    unbounded it once piled up 15 GB at 10 M members.
+    """
     if StreamBuilder is None:
         raise RuntimeError("the compiled builder is not built (make install)")
     builder = StreamBuilder(insurers)
-    streams: dict[str, asyncio.Queue[bytes | None]] = {t: asyncio.Queue() for t in COPY_SELECT}
+    # Bounded: COPY waits (TCP backpressure) instead of piling up while a table is indexed.
+    stream: asyncio.Queue[tuple[str, bytes | None]] = asyncio.Queue(QUEUED_CHUNKS)
 
-    async def produce(conn: asyncpg.Connection, tables: tuple[str, ...]) -> None:
-        for table in tables:
-            await conn.copy_from_query(COPY_SELECT[table], output=streams[table].put, format="binary")
-            await streams[table].put(None)
+    async def produce() -> None:
+        for table, sql in COPY_SELECT.items():
+
+            async def sink(chunk: bytes, table: str = table) -> None:
+                await stream.put((table, chunk))
+
+            await conn.copy_from_query(sql, output=sink, format="binary")
+            await stream.put((table, None))
 
     async def consume() -> None:
-        for table in COPY_SELECT:
-            while (chunk := await streams[table].get()) is not None:
+        for _ in COPY_SELECT:
+            while True:
+                table, chunk = await stream.get()
+                if chunk is None:
+                    break
                 builder.feed(table, chunk)
             await asyncio.to_thread(builder.end, table)
 
-    producers = [asyncio.create_task(produce(c, tables)) for c, tables in plan.items()]
+    producer = asyncio.create_task(produce())
     try:
-        await asyncio.gather(consume(), *producers)
+        await asyncio.gather(consume(), producer)
     finally:
-        for task in producers:
-            task.cancel()
+        producer.cancel()
     data: SnapshotData = await asyncio.to_thread(builder.finish)
     return data
 

@@ -29,8 +29,9 @@ def write(value: Any, rng: random.Random, escapes: float = 0.0) -> str:
     if isinstance(value, dict):
         items = list(value.items())
         rng.shuffle(items)
+        gap = rng.choice
         parts = [
-            f"{rng.choice(SPACE)}{write(k, rng, escapes)}{rng.choice(SPACE)}:{rng.choice(SPACE)}{write(v, rng, escapes)}"
+            f"{gap(SPACE)}{write(k, rng, escapes)}{gap(SPACE)}:{gap(SPACE)}{write(v, rng, escapes)}"
             for k, v in items
         ]
         return "{" + ",".join(parts) + rng.choice(SPACE) + "}"
