@@ -117,9 +117,12 @@ cdef class Core:
     cdef long long counts[16]
     cdef str _last_checked_at
     cdef bytes _last_checked_at_json
+    cdef dict _symbol_forms
+    cdef dict _number_forms
 
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)
     cdef bint _check_raw(self, const Raw* raw, int today, int default_day, Req* r)
+    cdef bint _code_form(self, const char** s, Py_ssize_t* n, bint symbol) except -1
     cdef object _parse(self, object req, int today, int default_day, Req* r, list errors)
     cdef int _find_group(self, const Req* r)
     cdef int _find_certificate(self, const Req* r)

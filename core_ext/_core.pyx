@@ -19,6 +19,7 @@ from ._codes import OUTCOMES
 from ._request import check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
+from ._text import normalise_number, normalise_symbol
 from ._days cimport days_from_civil, is_leap, parse_day_ascii
 from ._hashing cimport fnv1a, home_slot, key_hash_c
 
@@ -58,6 +59,7 @@ cdef enum:
     EVENT_MAX = 32767
     BIG_ID = 0xFFFFFFFF
     NO_DOCUMENT = -40000  # below every event day: no valid document seen
+    CODE_FORMS_MAX = 65536  # distinct non-ASCII symbols or numbers memoised per core
 
 cdef int FIRST_DAY = _FIRST_DAY
 cdef int EVENT_BASE = _EVENT_BASE
@@ -387,15 +389,18 @@ cdef inline Py_ssize_t skip_ws(const char* p, Py_ssize_t i, Py_ssize_t n) noexce
 
 
 cdef inline Py_ssize_t plain_string(const char* p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
-    """At an opening quote: the index of the closing quote of a string of printable ASCII
-    without escapes, or -1 (anything else is left to orjson and the shared validator)."""
+    """At an opening quote: the index of the closing quote of a string without escapes or
+    control characters, or -1 (anything else is left to orjson and the shared validator).
+    Bytes from 0x80 pass: `_check_raw` takes them only in a symbol or number, and only
+    after decoding them as UTF-8 (`_code_form`); any other field holding them fails its
+    ASCII check, so an invalid UTF-8 body still reaches orjson and its 400."""
     cdef unsigned char c
     i += 1
     while i < n:
         c = <unsigned char>p[i]
         if c == b'"':
             return i
-        if c == b'\\' or c < 0x20 or c >= 0x7F:
+        if c == b'\\' or c < 0x20 or c == 0x7F:
             return -1
         i += 1
     return -1
@@ -592,6 +597,8 @@ cdef class Core:
         changed since `data` was built, with every row their answers depend on."""
         self.data = data
         self.overlay = overlay
+        self._symbol_forms = {}
+        self._number_forms = {}
         self.dirty_keys = set(dirty_keys or ())
         self.dirty_serials = set(dirty_serials or ())
         # bytes, or a memoryview of a mapped snapshot file; the view keeps it alive.
@@ -755,14 +762,20 @@ cdef class Core:
             r.symbol_len = 0
         elif is_string(raw, F_SYMBOL):
             r.symbol, r.symbol_len = raw.s[F_SYMBOL], raw.n[F_SYMBOL]
-            if r.symbol_len > 20 or not plain_ascii(r.symbol, r.symbol_len):
+            if not plain_ascii(r.symbol, r.symbol_len):
+                if not self._code_form(&r.symbol, &r.symbol_len, True):
+                    return False
+            elif r.symbol_len > 20:
                 return False
         else:
             return False
         if not is_string(raw, F_NUMBER):
             return False
         r.number, r.number_len = raw.s[F_NUMBER], raw.n[F_NUMBER]
-        if r.number_len < 1 or r.number_len > 20 or not plain_ascii(r.number, r.number_len):
+        if not plain_ascii(r.number, r.number_len):
+            if not self._code_form(&r.number, &r.number_len, False):
+                return False
+        elif r.number_len < 1 or r.number_len > 20:
             return False
         if raw.kind[F_BRANCH] == K_ABSENT:
             r.branch = -1
@@ -780,6 +793,35 @@ cdef class Core:
             return False
         r.birthdate = parse_day_ascii(raw.s[F_BIRTH], raw.n[F_BIRTH])
         return r.birthdate >= 0
+
+    cdef bint _code_form(self, const char** s, Py_ssize_t* n, bint symbol) except -1:
+        """A symbol or number that is not plain ASCII (a kanji symbol such as 建, full-width
+        digits): its canonical form, by the shared normaliser, memoised by the raw bytes.
+
+        The bytes in *s become the canonical UTF-8, owned by the memo (entries are never
+        removed while this core lives).  False: invalid UTF-8 or a value the normaliser
+        refuses; the shared validator then answers and words the error.  The memo stops
+        growing at CODE_FORMS_MAX entries, so odd inputs cannot exhaust memory."""
+        forms = self._symbol_forms if symbol else self._number_forms
+        key = PyBytes_FromStringAndSize(s[0], n[0])
+        form = forms.get(key)
+        if form is None:
+            try:
+                text = (<bytes>key).decode("utf-8")
+            except UnicodeDecodeError:
+                form = False
+            else:
+                value, _error = normalise_symbol(text) if symbol else normalise_number(text)
+                form = False if value is None else (<str>value).encode("utf-8")
+            if len(forms) < CODE_FORMS_MAX:
+                forms[key] = form
+            elif form is not False:
+                return False  # not memoised, so nothing would keep the bytes alive
+        if form is False:
+            return False
+        s[0] = PyBytes_AS_STRING(form)
+        n[0] = PyBytes_GET_SIZE(form)
+        return True
 
     cdef object _parse(self, object req, int today, int default_day, Req* r, list errors):
         """Fill `r`; return the object that keeps its strings alive, or None on errors."""

@@ -18,10 +18,13 @@ from hypothesis import strategies as st
 
 import core_ext
 from tests.core_ext.test_differential import answers, both, populations, requests
-from tests.population import INSTITUTION, Population
+from tests.population import INSTITUTION, KENPO, Population
 
 pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="the compiled core is not built")
 SPACE = ["", " ", "\n", "\t ", "\r\n"]
+# Non-ASCII symbols and numbers as reception systems send them: full-width digits and dashes,
+# ideographic spaces, a four-byte character, a forbidden format character, too long.
+VARIANT_CODES = ["７－１０", "北\u3000浜", "北浜", " 北浜", "１", "０１", "7\u201010", "𠮷", "\u200b1", "北" * 21, "ｱｲ"]
 
 
 def write(value: Any, rng: random.Random, escapes: float = 0.0) -> str:
@@ -61,11 +64,13 @@ def bodies(draw: st.DrawFn) -> tuple[Any, bytes]:
     }
     change = draw(
         st.sampled_from(
-            ["none", "none", "null", "number", "unknown", "nested", "unicode", "dup", "tail", "cut"]
+            ["none", "none", "null", "number", "unknown", "nested", "unicode", "form", "dup", "tail", "cut"]
         )
     )
     field = draw(st.sampled_from(sorted(request)))
-    if change == "null":
+    if change == "form" and "number" in request:  # a symbol or number the normaliser rewrites
+        request[draw(st.sampled_from(["symbol", "number"]))] = draw(st.sampled_from(VARIANT_CODES))
+    elif change == "null":
         request[field] = None
     elif change == "number":
         request[field] = draw(st.integers(-5, 99))
@@ -145,3 +150,70 @@ def test_batches_are_answered_alike_scanned_decoded_and_by_the_twin(case: tuple[
     tables, body, decoded = case
     py, c = both(tables)
     assert answers(c, body, batch=True) == answers(py, body, batch=True) == answers(c, decoded, batch=True)
+
+
+def test_invalid_utf8_in_a_symbol_is_malformed_json_in_both_cores() -> None:
+    w = Population()
+    w.person(1, "1980-01-01")
+    w.qual(10, 1, "2020-04-01", symbol="北浜", number="5")
+    cores = w.cores()
+    head = b'{"institution_code":"%s","presented":"unspecified","insurer_number":"%s",' % (
+        INSTITUTION.encode(),
+        KENPO.encode(),
+    )
+    tail = b'"number":"5","birthdate":"1980-01-01","confirmation_date":"2024-01-01"}'
+    good = head + '"symbol":"北浜",'.encode() + tail
+    bad = head + b'"symbol":"\xe5\x8c",' + tail  # a truncated UTF-8 sequence
+    for core in cores.values():
+        assert answers(core, good)[1]["code"] == "VALID"
+        assert answers(core, bad)[0] == 400
+
+
+def test_the_memo_of_non_ascii_codes_stays_bounded_and_correct() -> None:
+    """Past its bound the memo stops growing and answers still come out right (by the slow path)."""
+    w = Population()
+    w.person(1, "1980-01-01")
+    w.qual(10, 1, "2020-04-01", symbol="北浜", number="5")
+    c = w.cores()["c"]
+    request = {
+        "institution_code": INSTITUTION,
+        "presented": "unspecified",
+        "insurer_number": KENPO,
+        "number": "5",
+        "birthdate": "1980-01-01",
+        "confirmation_date": "2024-01-01",
+    }
+    for i in range(66_000):  # distinct unknown symbols fill the memo
+        answers(c, orjson.dumps({**request, "symbol": f"北{i}"}))
+    for symbol in ("北浜", "北\u3000浜"):  # new forms after the bound, then a memoised one
+        assert answers(c, orjson.dumps({**request, "symbol": symbol}))[1]["code"] == "VALID"
+
+
+@pytest.mark.parametrize(
+    ("symbol", "number", "stored"),
+    [
+        ("７－１０", "０１", ("7-10", "01")),  # full-width digits and dash
+        ("7\u201010", "01", ("7-10", "01")),  # a hyphen the dash map unifies
+        ("北\u3000浜", "5", ("北浜", "5")),  # an ideographic space
+        (" 北浜", "５", ("北浜", "5")),
+        ("北浜", "5", ("北浜", "5")),
+    ],
+)
+def test_non_ascii_codes_read_from_the_body_are_normalised(
+    symbol: str, number: str, stored: tuple[str, str]
+) -> None:
+    w = Population()
+    w.person(1, "1980-01-01")
+    w.qual(10, 1, "2020-04-01", symbol=stored[0], number=stored[1])
+    request = {
+        "institution_code": INSTITUTION,
+        "presented": "unspecified",
+        "insurer_number": KENPO,
+        "symbol": symbol,
+        "number": number,
+        "birthdate": "1980-01-01",
+        "confirmation_date": "2024-01-01",
+    }
+    for core in w.cores().values():
+        status, answer, _log = answers(core, orjson.dumps(request))
+        assert (status, answer["code"]) == (200, "VALID"), core
