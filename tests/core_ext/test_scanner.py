@@ -24,7 +24,19 @@ pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="the
 SPACE = ["", " ", "\n", "\t ", "\r\n"]
 # Non-ASCII symbols and numbers as reception systems send them: full-width digits and dashes,
 # ideographic spaces, a four-byte character, a forbidden format character, too long.
-VARIANT_CODES = ["７－１０", "北\u3000浜", "北浜", " 北浜", "１", "０１", "7\u201010", "𠮷", "\u200b1", "北" * 21, "ｱｲ"]
+VARIANT_CODES = [
+    "７－１０",
+    "北\u3000浜",
+    "北浜",
+    " 北浜",
+    "１",
+    "０１",
+    "7\u201010",
+    "𠮷",
+    "\u200b1",
+    "北" * 21,
+    "ｱｲ",
+]
 
 
 def write(value: Any, rng: random.Random, escapes: float = 0.0) -> str:
