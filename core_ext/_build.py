@@ -236,8 +236,15 @@ def slot_tag(h: int) -> int:
 
 
 def home_slot(h: int, size: int) -> int:
-    """Where probing for hash `h` starts: its low 32 bits scaled to the table (no power of two needed)."""
-    return ((h & 0xFFFFFFFF) * size) >> 32
+    """Where probing for hash `h` starts: the hash mixed, then scaled to the table (no power of two).
+
+    FNV-1a's low 32 bits depend only on the low 32 bits of its state, multiplied by a small
+    prime, so on similar short keys (serials in sequence) they cluster: with the low bits
+    taken directly, the demo's certificate table had runs of 18,000 occupied slots.  Folding
+    the high half in and taking the top of a Fibonacci multiply spreads them.
+    """
+    mixed = ((h ^ (h >> 32)) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    return ((mixed >> 32) * size) >> 32
 
 
 def _table(entries: Sequence[tuple[int, int]], count: int) -> tuple[array, array]:

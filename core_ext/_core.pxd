@@ -118,6 +118,7 @@ cdef class Core:
     cdef str _last_checked_at
     cdef bytes _last_checked_at_json
     cdef dict _symbol_forms
+    cdef Buf _out          # the single-answer buffer, reused across calls
     cdef dict _number_forms
 
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)

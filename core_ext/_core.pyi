@@ -7,6 +7,9 @@ from ._build import SnapshotData
 def key_hash(insurer_index: int, symbol: bytes, number: bytes) -> int:
     """FNV-1a hash of a normalised key without its branch (the twin of _text.key_hash)."""
 
+def field_number(name: bytes) -> int:
+    """The position of a request field name in the scanner's field list, or -1."""
+
 class Core:
     """Decisions over one immutable snapshot, optionally with an overlay of changed persons.
 

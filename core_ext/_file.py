@@ -37,7 +37,7 @@ import orjson
 from ._build import SnapshotData
 
 MAGIC = b"ONSHISNP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: index slots placed by the mixed home_slot
 HEADER = struct.Struct("<8sIIQII")
 ALIGN = 8
 META_FIELDS = ("version", "insurer_numbers", "insurer_names", "limit_names")

@@ -26,6 +26,6 @@ cdef inline uint64_t key_hash_c(int insurer, const char* sym, Py_ssize_t sym_len
 
 
 cdef inline Py_ssize_t home_slot(uint64_t h, Py_ssize_t size) noexcept nogil:
-    """Where probing starts: the low 32 hash bits scaled to the table."""
-    cdef uint64_t low = <uint32_t>h
-    return <Py_ssize_t>((low * <uint64_t>size) >> 32)
+    """Where probing starts: the hash, mixed, scaled to the table (see _build.home_slot)."""
+    cdef uint64_t mixed = (h ^ (h >> 32)) * <uint64_t>0x9E3779B97F4A7C15
+    return <Py_ssize_t>(((mixed >> 32) * <uint64_t>size) >> 32)

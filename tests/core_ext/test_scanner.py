@@ -229,3 +229,26 @@ def test_non_ascii_codes_read_from_the_body_are_normalised(
     for core in w.cores().values():
         status, answer, _log = answers(core, orjson.dumps(request))
         assert (status, answer["code"]) == (200, "VALID"), core
+
+
+def test_the_scanner_knows_every_field_name_and_no_other() -> None:
+    from core_ext._core import field_number
+
+    names = [
+        "institution_code",
+        "presented",
+        "confirmation_date",
+        "proxy",
+        "consent",
+        "certificate_serial",
+        "auth_method",
+        "identity_verified",
+        "insurer_number",
+        "symbol",
+        "number",
+        "branch",
+        "birthdate",
+    ]
+    assert [field_number(name.encode()) for name in names] == list(range(len(names)))
+    for other in ("", "note", "symbols", "Symbol", "number ", "items", "birthdat", "institution_cod"):
+        assert field_number(other.encode()) == -1, other
