@@ -34,10 +34,16 @@ lint: install ## ruff (lint and format) and mypy
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest core_ext._core --allowlist core_ext/stubtest-allowlist.txt
 
-bench: install ## the hot path against the raw-ASGI floor (needs wrk), then the core in-process
-	$(BIN)/python bench/floor.py
-	$(BIN)/python bench/scale.py
+BENCH_DATA ?= .bench/data
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+bench: install ## Onshi vs the raw-ASGI floor, FastAPI and asyncpg (needs wrk, PostgreSQL), batch, workers, core
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 2; }
+	test -f $(BENCH_DATA)/institutions.csv || $(BIN)/onshi synth --members 200000 --out $(BENCH_DATA)
+	$(BIN)/python bench/floor.py --data $(BENCH_DATA) --database-url $(BENCH_DATABASE_URL) --frameworks
+	$(BIN)/python bench/scale.py --data $(BENCH_DATA)
 	$(BIN)/python bench/decide.py
+	$(BIN)/python bench/decide.py --callgrind --members 20000 --count 20000
 
 LOADTEST_DATA ?= .loadtest/data
 

@@ -8,7 +8,7 @@ With --callgrind it runs itself under `valgrind --tool=callgrind` twice (N and 2
 confirmations) and reports instructions per confirmation from the difference, which
 cancels start-up and set-up.  Not a test; timings on a shared machine are noisy.
 
-    python bench/decide.py [--count 200000] [--callgrind]
+    python bench/decide.py [--count 200000] [--members 100000] [--callgrind]
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from service.state import generation_from  # noqa: E402
 SNAPSHOT = b'{"version":"bench","applied_change_seq":0}'
 
 
-def workload(count: int) -> tuple[object, list[bytes], list[dict[str, object]], int]:
-    sources = demo_sources(100_000)
+def workload(count: int, members: int = 100_000) -> tuple[object, list[bytes], list[dict[str, object]], int]:
+    sources = demo_sources(members)
     data = validate(sources)
     gen = generation_from(data)
     birth = {row["person_id"]: row["birthdate"] for _, row in sources["persons.csv"]}
@@ -79,13 +79,14 @@ def run_batch(core: object, items: list[dict[str, object]], count: int, day: int
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=200_000)
+    ap.add_argument("--members", type=int, default=100_000, help="demo population size")
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--impl", choices=["c", "py"], help="with --callgrind: only this core")
     ap.add_argument("--measure-only", choices=["c", "py"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.callgrind:
-        return callgrind(args.count, (args.impl,) if args.impl else ("c", "py"))
-    data, bodies, items, day = workload(args.count)
+        return callgrind(args.count, args.members, (args.impl,) if args.impl else ("c", "py"))
+    data, bodies, items, day = workload(args.count, args.members)
     impls = {
         name: core_ext.IMPLEMENTATIONS[name](data) for name in ("c", "py") if name in core_ext.IMPLEMENTATIONS
     }
@@ -111,7 +112,7 @@ def main() -> int:
     return 0
 
 
-def callgrind(count: int, impls: tuple[str, ...] = ("c", "py")) -> int:
+def callgrind(count: int, members: int, impls: tuple[str, ...] = ("c", "py")) -> int:
     counts = {}
     for impl in impls:
         n = count if impl == "c" else max(1_000, count // 20)
@@ -128,6 +129,8 @@ def callgrind(count: int, impls: tuple[str, ...] = ("c", "py")) -> int:
                         __file__,
                         "--count",
                         str(k),
+                        "--members",
+                        str(members),
                         "--measure-only",
                         impl,
                     ],
