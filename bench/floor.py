@@ -156,6 +156,26 @@ def wrk(
     return rate, pct("50"), pct("99")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its children so far (Linux /proc)."""
+    total = 0.0
+    for task in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        found = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+    return found + [g for c in found for g in children(c)]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -240,7 +260,7 @@ def main() -> int:
                 cwd=ROOT / "bench",
                 env={**os.environ, "FLOOR_BODIES": str(bodies), **extra},
             )
-    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in servers}
+    results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in servers}
     try:
         wait_up(f"http://127.0.0.1:{ports['floor']}/")
         for name in ports:
@@ -250,10 +270,15 @@ def main() -> int:
             wrk(port, script, 2)
         for round_no in range(1, args.rounds + 1):
             for name, port in ports.items():
-                results[name].append(wrk(port, script, args.seconds))
-                rate, p50, p99 = results[name][-1]
+                before = cpu_seconds(servers[name].pid)
+                rate, p50, p99 = wrk(port, script, args.seconds)
+                # The server's own CPU per request: with --database-url the throughput also
+                # pays for PostgreSQL taking in the access log on the same two cores.
+                cpu_us = (cpu_seconds(servers[name].pid) - before) / (rate * args.seconds) * 1e6
+                results[name].append((rate, p50, p99, cpu_us))
                 print(
-                    f"round {round_no} {name:8s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms",
+                    f"round {round_no} {name:8s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+                    f"  server CPU {cpu_us:5.1f} µs/req",
                     flush=True,
                 )
     finally:
@@ -267,14 +292,21 @@ def main() -> int:
     median = {
         name: [statistics.median(col) for col in zip(*rows, strict=True)] for name, rows in results.items()
     }
-    for name, (rate, p50, p99) in median.items():
-        print(f"  {name:8s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+    for name, (rate, p50, p99, cpu_us) in median.items():
+        print(
+            f"  {name:8s} {rate:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+            f"  server CPU {cpu_us:5.1f} µs/req"
+        )
     ratio = median["onshi"][0] / median["floor"][0]
     print(f"  onshi / floor = {ratio:.2f}  (issue #5 bar: >= 0.75, goal 0.85)")
     if "onshi-db" in median:
         print(
             f"  onshi from PostgreSQL / onshi from data = {median['onshi-db'][0] / median['onshi'][0]:.2f}"
             "  (issue #3: no slower)"
+        )
+        print(
+            "  server CPU per request, from PostgreSQL / from data = "
+            f"{median['onshi-db'][3] / median['onshi'][3]:.2f}"
         )
     for name, bar in (("fastapi", 3), ("asyncpg", 6)):
         if name in median:
