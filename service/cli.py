@@ -176,6 +176,11 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
         "loop": "uvloop",
         "http": "httptools",
         "access_log": False,
+        # Onshi never reads the client address (nor logs it), so uvicorn's X-Forwarded-For
+        # rewriting would be work on every request for nothing; and the Server header only
+        # advertises the stack.
+        "proxy_headers": False,
+        "server_header": False,
         "log_level": "info",
         "lifespan": "on",
     }
