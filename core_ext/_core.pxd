@@ -57,6 +57,17 @@ cdef struct Buf:
     char* p                # malloc'd answer being written
     Py_ssize_t n
     Py_ssize_t cap
+    bint failed            # a realloc failed: the answer is incomplete (checked once, at the end)
+
+
+cdef struct LogHead:
+    # The request's part of its access-log lines (UTF-8 views of the caller's str objects).
+    const char* at
+    Py_ssize_t at_n
+    const char* institution
+    Py_ssize_t institution_n
+    const char* request_id
+    Py_ssize_t request_id_n
 
 
 cdef struct Decision:
@@ -131,12 +142,12 @@ cdef class Core:
     cdef bint _registered(self, int p, int day)
     cdef Decision _card_path(self, const Req* r)
     cdef Decision _number_path(self, const Req* r)
-    cdef object _person_id(self, int p)
-    cdef object _qualification_id(self, int q)
     cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1
     cdef int _put_person(self, Buf* b, int p) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
     cdef Core _route(self, const Req* r)
     cdef bytes _checked_at_json(self, str checked_at)
     cdef int _put_batch_head(self, Buf* b, str request_id, str checked_at) except -1
-    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1
+    cdef int _log_line(self, bytearray log, const LogHead* head, int presented, int code, int p, int q) except -1
+    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale,
+                         bytearray log, const LogHead* head) except -1

@@ -10,6 +10,9 @@ def key_hash(insurer_index: int, symbol: bytes, number: bytes) -> int:
 def field_number(name: bytes) -> int:
     """The position of a request field name in the scanner's field list, or -1."""
 
+def key_number(text: bytes) -> int:
+    """The position of the plain field name opening `text` (up to its closing quote), or -1."""
+
 class Core:
     """Decisions over one immutable snapshot, optionally with an overlay of changed persons.
 
@@ -42,12 +45,12 @@ class Core:
         checked_at: str,
         snapshot: bytes,
         stale: bool = False,
-        log: list[Any] | None = None,
+        log: bytearray | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON).
 
         `snapshot` is the answer's `snapshot` object, already JSON; `log`, when given,
-        receives one (presented, code, person_id, qualification_id) tuple per decision.
+        receives one access-log line per decision (core_ext._logline.access_line).
         """
     def confirm_batch(
         self,
@@ -58,6 +61,6 @@ class Core:
         checked_at: str,
         snapshot: bytes,
         stale: bool = False,
-        log: list[Any] | None = None,
+        log: bytearray | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""

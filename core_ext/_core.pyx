@@ -6,6 +6,7 @@ without building Python objects; anything else goes through the shared
 `_request.parse_item`, so both cores agree on every error and normalisation.
 """
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeASCII
 from libc.stdint cimport int32_t, uint16_t, uint32_t, uint64_t
@@ -16,6 +17,7 @@ import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS, json_fields
 from ._codes import OUTCOMES
+from ._logline import PRESENTED_NAMES as _PRESENTED_NAMES
 from ._request import check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
@@ -76,6 +78,9 @@ cdef tuple CODE_JSON = tuple(
     json_fields({"eligible": o.eligible, "code": o.name, "validity": o.validity, "message": o.message})
     for o in OUTCOMES)
 cdef const char* HEX = b"0123456789abcdef"
+# The fixed fields of an access-log line (core_ext._logline.access_line), with their commas.
+cdef tuple LOG_PRESENTED = tuple(f"{_PRESENTED_NAMES[k]},".encode() for k in range(len(_PRESENTED_NAMES)))
+cdef tuple LOG_CODE = tuple(f"{o.name},".encode() for o in OUTCOMES)
 
 
 # ------------------------------------------------------------------- dates
@@ -196,40 +201,50 @@ cdef int buf_init(Buf* b, Py_ssize_t cap) except -1:
         raise MemoryError()
     b.n = 0
     b.cap = cap
+    b.failed = False
     return 0
 
 
-cdef int grow(Buf* b, Py_ssize_t extra) except -1:
+cdef int buf_done(Buf* b) except -1:
+    """Raise MemoryError if any write was dropped.  The put_* writers cannot raise: an
+    error check after each of the ~60 writes of an answer cost more than the writes."""
+    if b.failed:
+        raise MemoryError()
+    return 0
+
+
+cdef bint grow(Buf* b, Py_ssize_t extra) noexcept nogil:
     cdef Py_ssize_t cap = b.cap * 2
     if cap < b.n + extra:
         cap = b.n + extra
     cdef char* p = <char*>realloc(b.p, cap)
     if p == NULL:
-        raise MemoryError()
+        b.failed = True
+        return False
     b.p = p
     b.cap = cap
-    return 0
+    return True
 
 
-cdef inline int put(Buf* b, const char* s, Py_ssize_t n) except -1:
-    if b.n + n > b.cap:
-        grow(b, n)
+cdef inline void put(Buf* b, const char* s, Py_ssize_t n) noexcept nogil:
+    if b.n + n > b.cap and not grow(b, n):
+        return
     memcpy(b.p + b.n, s, n)
     b.n += n
-    return 0
 
 
-cdef inline int put_bytes(Buf* b, bytes s) except -1:
-    return put(b, PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s))
+cdef inline void put_bytes(Buf* b, bytes s) noexcept:
+    put(b, PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s))
 
 
-cdef inline int put_bool(Buf* b, bint v) except -1:
+cdef inline void put_bool(Buf* b, bint v) noexcept nogil:
     if v:
-        return put(b, b"true", 4)
-    return put(b, b"false", 5)
+        put(b, b"true", 4)
+    else:
+        put(b, b"false", 5)
 
 
-cdef int put_int(Buf* b, long long v) except -1:
+cdef void put_int(Buf* b, long long v) noexcept nogil:
     cdef char tmp[24]
     cdef int i = 24
     cdef bint negative = v < 0
@@ -243,34 +258,94 @@ cdef int put_int(Buf* b, long long v) except -1:
     if negative:
         i -= 1
         tmp[i] = b'-'
-    return put(b, tmp + i, 24 - i)
+    put(b, tmp + i, 24 - i)
 
 
-cdef inline int put_digits2(Buf* b, int v) except -1:
+cdef inline char* write_int(char* w, long long v) noexcept nogil:
+    """v in decimal at w; the position after it."""
+    cdef char tmp[24]
+    cdef int i = 24
+    cdef bint negative = v < 0
+    cdef unsigned long long u = <unsigned long long>(-v) if negative else <unsigned long long>v
+    while True:
+        i -= 1
+        tmp[i] = 48 + u % 10
+        u //= 10
+        if u == 0:
+            break
+    if negative:
+        i -= 1
+        tmp[i] = b'-'
+    memcpy(w, tmp + i, 24 - i)
+    return w + 24 - i
+
+
+cdef inline char* write_text(char* w, const char* s, Py_ssize_t n) noexcept nogil:
+    memcpy(w, s, n)
+    return w + n
+
+
+cdef inline void put_digits2(Buf* b, int v) noexcept nogil:
     cdef char tmp[2]
     tmp[0] = 48 + v // 10
     tmp[1] = 48 + v % 10
-    return put(b, tmp, 2)
+    put(b, tmp, 2)
 
 
-cdef int put_day(Buf* b, int day) except -1:
+cdef void put_day(Buf* b, int day) noexcept nogil:
     """A day number as a quoted YYYY-MM-DD."""
     cdef char tmp[12]
     tmp[0] = b'"'
     write_day(day, tmp + 1)
     tmp[11] = b'"'
-    return put(b, tmp, 12)
+    put(b, tmp, 12)
 
 
-cdef int put_json_string(Buf* b, const char* s, Py_ssize_t n) except -1:
+cdef inline bint needs_escape8(uint64_t x) noexcept nogil:
+    """Whether any of these 8 bytes is a control, a quote or a backslash (exact: the
+    classic SWAR has-less and has-zero tests; bytes from 0x80 never match)."""
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t quote = x ^ (0x22 * ones)
+    cdef uint64_t backslash = x ^ (0x5C * ones)
+    return ((((x - 0x20 * ones) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash))
+            & 0x8080808080808080ULL) != 0
+
+
+cdef inline bint needs_escape1(unsigned char c) noexcept nogil:
+    return c < 0x20 or c == 0x22 or c == 0x5C
+
+
+cdef void put_json_string(Buf* b, const char* s, Py_ssize_t n) noexcept nogil:
     """A quoted JSON string from valid UTF-8: only quote, backslash and controls need escapes."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t x
+    while i + 8 <= n:  # 8 bytes a step: names, kana and codes nearly never need escapes
+        memcpy(&x, s + i, 8)
+        if needs_escape8(x):
+            break
+        i += 8
+    while i < n and not needs_escape1(<unsigned char>s[i]):
+        i += 1
+    if i == n:
+        if b.n + n + 2 > b.cap and not grow(b, n + 2):
+            return
+        b.p[b.n] = b'"'
+        memcpy(b.p + b.n + 1, s, n)
+        b.p[b.n + n + 1] = b'"'
+        b.n += n + 2
+        return
+    put_json_escaped(b, s, n)
+
+
+cdef void put_json_escaped(Buf* b, const char* s, Py_ssize_t n) noexcept nogil:
+    """put_json_string for text that holds a character to escape."""
     cdef Py_ssize_t i, start = 0
     cdef unsigned char c
     cdef char esc[6]
     put(b, b'"', 1)
     for i in range(n):
         c = <unsigned char>s[i]
-        if c >= 0x20 and c != 0x22 and c != 0x5C:
+        if not needs_escape1(c):
             continue
         put(b, s + start, i - start)
         start = i + 1
@@ -287,7 +362,7 @@ cdef int put_json_string(Buf* b, const char* s, Py_ssize_t n) except -1:
             esc[5] = HEX[c & 15]
             put(b, esc, 6)
     put(b, s + start, n - start)
-    return put(b, b'"', 1)
+    put(b, b'"', 1)
 
 
 # ------------------------------------------------------------------ arena
@@ -413,6 +488,62 @@ cdef inline int field_of(const char* s, Py_ssize_t n) noexcept nogil:
     return -1
 
 
+cdef inline bint name_at(const char* p, Py_ssize_t i, Py_ssize_t n, const char* name, Py_ssize_t m) noexcept nogil:
+    """Whether p[i:] starts with `name` (m bytes) and its closing quote."""
+    return i + m < n and memcmp(p + i, name, m) == 0 and p[i + m] == b'"'
+
+
+cdef inline int key_at(const char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* end) noexcept nogil:
+    """At the first byte of an object key: its F_* number, with the index of its closing
+    quote in `end`, when it is a field name of FIELD_NAMES written plainly; else -1.
+    Compares whole names instead of scanning the key byte by byte (keys are over half a
+    request's bytes); an escaped or unknown key matches nothing, as field_of would."""
+    cdef int k = -1
+    cdef Py_ssize_t m = 0
+    cdef char c = p[i] if i < n else 0
+    if c == b'i':
+        if name_at(p, i, n, b"institution_code", 16):
+            k, m = F_INSTITUTION, 16
+        elif name_at(p, i, n, b"insurer_number", 14):
+            k, m = F_INSURER, 14
+        elif name_at(p, i, n, b"identity_verified", 17):
+            k, m = F_IDENTITY, 17
+    elif c == b'p':
+        if name_at(p, i, n, b"presented", 9):
+            k, m = F_PRESENTED, 9
+        elif name_at(p, i, n, b"proxy", 5):
+            k, m = F_PROXY, 5
+    elif c == b's':
+        if name_at(p, i, n, b"symbol", 6):
+            k, m = F_SYMBOL, 6
+    elif c == b'n':
+        if name_at(p, i, n, b"number", 6):
+            k, m = F_NUMBER, 6
+    elif c == b'b':
+        if name_at(p, i, n, b"branch", 6):
+            k, m = F_BRANCH, 6
+        elif name_at(p, i, n, b"birthdate", 9):
+            k, m = F_BIRTH, 9
+    elif c == b'c':
+        if name_at(p, i, n, b"confirmation_date", 17):
+            k, m = F_DATE, 17
+        elif name_at(p, i, n, b"certificate_serial", 18):
+            k, m = F_SERIAL, 18
+        elif name_at(p, i, n, b"consent", 7):
+            k, m = F_CONSENT, 7
+    elif c == b'a':
+        if name_at(p, i, n, b"auth_method", 11):
+            k, m = F_AUTH, 11
+    end[0] = i + m
+    return k
+
+
+def key_number(bytes text):
+    """key_at for tests: the F_* number of the key opening `text` (after its quote), or -1."""
+    cdef Py_ssize_t end
+    return key_at(PyBytes_AS_STRING(text), 0, PyBytes_GET_SIZE(text), &end)
+
+
 def field_number(bytes name):
     """field_of for tests: every name of FIELD_NAMES maps to its position."""
     return field_of(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
@@ -477,10 +608,7 @@ cdef Py_ssize_t scan_object(const char* p, Py_ssize_t i, Py_ssize_t n, Raw* raw)
     while True:
         if i >= n or p[i] != b'"':
             return -1
-        end = plain_string(p, i, n)
-        if end < 0:
-            return -1
-        k = field_of(p + i + 1, end - i - 1)
+        k = key_at(p, i + 1, n, &end)
         if k < 0 or raw.kind[k] != K_ABSENT:
             return -1
         i = skip_ws(p, end + 1, n)
@@ -623,6 +751,14 @@ cdef inline bint institution_ok(const Raw* raw) noexcept nogil:
         if not (b'0' <= raw.s[F_INSTITUTION][i] <= b'9'):
             return False
     return True
+
+
+cdef int log_head(LogHead* head, str checked_at, str institution, str request_id) except -1:
+    """UTF-8 views of the strings every access-log line of one request repeats."""
+    head.at = PyUnicode_AsUTF8AndSize(checked_at, &head.at_n)
+    head.institution = PyUnicode_AsUTF8AndSize(institution, &head.institution_n)
+    head.request_id = PyUnicode_AsUTF8AndSize(request_id, &head.request_id_n)
+    return 0
 
 
 # --------------------------------------------------------------------- core
@@ -1080,16 +1216,11 @@ cdef class Core:
     # Answers are written straight into one byte buffer: no dicts, no str objects,
     # no serializer pass.  Everything fixed is encoded once (module or __init__).
 
-    cdef object _person_id(self, int p):
-        return self.p_id[p] if self.p_id[p] != BIG_ID else self.p_id_big[p]
-
-    cdef object _qualification_id(self, int q):
-        return self.q_id[q] if self.q_id[q] != BIG_ID else self.q_id_big[q]
-
     cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1:
         cdef Py_ssize_t n
         cdef const unsigned char* text = text_at(self.arena, offsets[i], &n)
-        return put_json_string(b, <const char*>text, n)
+        put_json_string(b, <const char*>text, n)
+        return 0
 
     cdef int _put_person(self, Buf* b, int p) except -1:
         put(b, b'{"name":', 8)
@@ -1103,7 +1234,8 @@ cdef class Core:
         put_int(b, self.p_sex[p])
         put(b, b',"birthdate":', 13)
         put_day(b, self.p_birth[p])
-        return put(b, b"}", 1)
+        put(b, b"}", 1)
+        return 0
 
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1:
         cdef int p = self.q_person[q], ins = self.q_insurer[q], branch = self.q_branch[q]
@@ -1160,7 +1292,8 @@ cdef class Core:
                 put(b, b"null", 4)
             else:
                 put_bytes(b, self.limit_json[limit])
-        return put(b, b"}", 1)
+        put(b, b"}", 1)
+        return 0
 
     cdef Core _route(self, const Req* r):
         """The overlay for a key or serial touched since this snapshot was built, else self."""
@@ -1173,7 +1306,37 @@ cdef class Core:
             return self.overlay
         return self
 
-    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale, list log) except -1:
+    cdef int _log_line(self, bytearray log, const LogHead* head, int presented, int code, int p, int q) except -1:
+        """Append this decision's access-log line (core_ext._logline.access_line) to `log`:
+        sized for the longest line, written in place, then cut to what was written."""
+        cdef bytes pres = <bytes>LOG_PRESENTED[presented]
+        cdef bytes name = <bytes>LOG_CODE[code]
+        cdef Py_ssize_t start = PyByteArray_GET_SIZE(log)
+        cdef Py_ssize_t most = (head.at_n + head.institution_n + head.request_id_n
+                                + PyBytes_GET_SIZE(pres) + PyBytes_GET_SIZE(name) + 2 * 24 + 8)
+        if PyByteArray_Resize(log, start + most) < 0:
+            return -1
+        cdef char* base = PyByteArray_AS_STRING(log)
+        cdef char* w = write_text(base + start, head.at, head.at_n)
+        w[0] = b','
+        w = write_text(w + 1, head.institution, head.institution_n)
+        w[0] = b','
+        w = write_text(w + 1, PyBytes_AS_STRING(pres), PyBytes_GET_SIZE(pres))
+        w = write_text(w, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
+        w = write_text(w, head.request_id, head.request_id_n)
+        w[0] = b','
+        w += 1
+        if p >= 0:
+            w = write_int(w, self.p_id[p] if self.p_id[p] != BIG_ID else <long long>self.p_id_big[p])
+        w[0] = b','
+        w += 1
+        if q >= 0:
+            w = write_int(w, self.q_id[q] if self.q_id[q] != BIG_ID else <long long>self.q_id_big[q])
+        w[0] = b'\n'
+        return PyByteArray_Resize(log, w + 1 - base)
+
+    cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale,
+                         bytearray log, const LogHead* head) except -1:
         """The fields of one result, from "checked_at" to "alternatives", without braces."""
         cdef Decision dec
         cdef int q, p
@@ -1185,9 +1348,7 @@ cdef class Core:
             dec = core._number_path(r)
         self.counts[dec.code] += 1
         if log is not None:
-            log.append((r.presented, dec.code,
-                        core._person_id(dec.person) if dec.person >= 0 else None,
-                        core._qualification_id(dec.qual) if dec.qual >= 0 else None))
+            core._log_line(log, head, r.presented, dec.code, dec.person, dec.qual)
         put(b, b'"checked_at":', 13)
         put_bytes(b, checked_at)
         put(b, b',"confirmation_date":', 21)
@@ -1207,7 +1368,8 @@ cdef class Core:
                 put(b, b",", 1)
             put(b, b'"SNAPSHOT_STALE"', 16)
         if not (CODE_DISCLOSES[dec.code] and dec.qual >= 0):
-            return put(b, b'],"person":null,"qualification":null,"alternatives":[]', 54)
+            put(b, b'],"person":null,"qualification":null,"alternatives":[]', 54)
+            return 0
         p = core.q_person[dec.qual]
         put(b, b'],"person":', 11)
         core._put_person(b, p)
@@ -1223,13 +1385,15 @@ cdef class Core:
                         put(b, b",", 1)
                     core._put_qualification(b, q, r.day, r.limit_consent)
                     first = False
-        return put(b, b"]", 1)
+        put(b, b"]", 1)
+        return 0
 
     # ------------------------------------------------------- entry points
 
     def confirm(self, bytes body, str institution, int today, str request_id, str checked_at,
-                bytes snapshot, bint stale=False, list log=None):
+                bytes snapshot, bint stale=False, bytearray log=None):
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
+        cdef LogHead head
         cdef Req r
         cdef Buf* b
         cdef Raw raw
@@ -1260,15 +1424,19 @@ cdef class Core:
                 return 403, INSTITUTION_MISMATCH
         b = &self._out  # reused: no malloc and free per answer
         b.n = 0
+        b.failed = False
         try:
             put(b, b'{"request_id":', 14)
             mine = PyUnicode_AsUTF8AndSize(request_id, &n)
             put_json_string(b, mine, n)
             put(b, b",", 1)
-            self._put_result(b, &r, self._checked_at_json(checked_at), stale, log)
+            if log is not None:
+                log_head(&head, checked_at, institution, request_id)
+            self._put_result(b, &r, self._checked_at_json(checked_at), stale, log, &head)
             put(b, b',"snapshot":', 12)
             put_bytes(b, snapshot)
             put(b, b"}", 1)
+            buf_done(b)
             return 200, PyBytes_FromStringAndSize(b.p, b.n)
         finally:
             if b.cap > OUT_KEEP:  # an unusually long answer: give the memory back
@@ -1282,7 +1450,8 @@ cdef class Core:
         put_json_string(b, s, n)
         put(b, b',"checked_at":', 14)
         put_bytes(b, self._checked_at_json(checked_at))
-        return put(b, b',"results":[', 12)
+        put(b, b',"results":[', 12)
+        return 0
 
     cdef bytes _checked_at_json(self, str checked_at):
         """checked_at as JSON; it changes once a millisecond, not once a request."""
@@ -1292,8 +1461,9 @@ cdef class Core:
         return self._last_checked_at_json
 
     def confirm_batch(self, bytes body, str institution, int today, str request_id,
-                      str checked_at, bytes snapshot, bint stale=False, list log=None):
+                      str checked_at, bytes snapshot, bint stale=False, bytearray log=None):
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
+        cdef LogHead head
         cdef Req r
         cdef Buf b
         cdef Raw top
@@ -1303,6 +1473,8 @@ cdef class Core:
         cdef int day
         cdef bint plain
         cdef const char* mine
+        if log is not None:
+            log_head(&head, checked_at, institution, request_id)
         count = scan_batch(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &top, &raws)
         try:
             day = batch_day(&top, today) if count >= 0 and institution_ok(&top) else -1
@@ -1326,11 +1498,12 @@ cdef class Core:
                         if k:
                             put(&b, b",", 1)
                         put(&b, b"{", 1)
-                        self._put_result(&b, reqs + k, self._checked_at_json(checked_at), stale, log)
+                        self._put_result(&b, reqs + k, self._checked_at_json(checked_at), stale, log, &head)
                         put(&b, b"}", 1)
                     put(&b, b'],"snapshot":', 13)
                     put_bytes(&b, snapshot)
                     put(&b, b"}", 1)
+                    buf_done(&b)
                     return 200, PyBytes_FromStringAndSize(b.p, b.n)
                 finally:
                     free(b.p)
@@ -1365,11 +1538,12 @@ cdef class Core:
                     put_bytes(&b, orjson.dumps(validation_error(item_errors)))
                 else:
                     put(&b, b"{", 1)
-                    self._put_result(&b, &r, checked, stale, log)
+                    self._put_result(&b, &r, checked, stale, log, &head)
                     put(&b, b"}", 1)
             put(&b, b'],"snapshot":', 13)
             put_bytes(&b, snapshot)
             put(&b, b"}", 1)
+            buf_done(&b)
             return 200, PyBytes_FromStringAndSize(b.p, b.n)
         finally:
             free(b.p)

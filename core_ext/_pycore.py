@@ -52,6 +52,7 @@ from ._codes import (
     VALID_MULTIPLE,
     copay_percent,
 )
+from ._logline import access_line
 from ._request import Parsed, check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._text import (
     NO_END,
@@ -276,7 +277,15 @@ class Core:
             answer["limit_category"] = None if limit < 0 else d.limit_names[limit]
         return answer
 
-    def _result(self, r: Parsed, checked_at: str, stale: bool, log: list[Any] | None) -> dict[str, Any]:
+    def _result(
+        self,
+        r: Parsed,
+        checked_at: str,
+        stale: bool,
+        log: bytearray | None,
+        institution: str,
+        request_id: str,
+    ) -> dict[str, Any]:
         warnings: list[str] = []
         core = self._route(r)
         if r.presented == MYNA_CARD:
@@ -289,7 +298,10 @@ class Core:
         if log is not None:
             d = core.data
             person_id = id_at(d.p_id, d.p_id_big, p) if p >= 0 else None
-            log.append((r.presented, code, person_id, id_at(d.q_id, d.q_id_big, q) if q >= 0 else None))
+            qualification_id = id_at(d.q_id, d.q_id_big, q) if q >= 0 else None
+            log += access_line(
+                checked_at, institution, r.presented, code, request_id, person_id, qualification_id
+            )
         outcome = OUTCOMES[code]
         person = qualification = None
         alt_answers: list[dict[str, Any]] = []
@@ -321,7 +333,7 @@ class Core:
         checked_at: str,
         snapshot: bytes,
         stale: bool = False,
-        log: list[Any] | None = None,
+        log: bytearray | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations from the raw body: (HTTP status, answer JSON)."""
         req = json_object(body)
@@ -335,7 +347,7 @@ class Core:
         if req["institution_code"] != institution:
             return 403, INSTITUTION_MISMATCH
         answer: dict[str, Any] = {"request_id": request_id}
-        answer.update(self._result(parsed, checked_at, stale, log))
+        answer.update(self._result(parsed, checked_at, stale, log, institution, request_id))
         answer["snapshot"] = orjson.Fragment(snapshot)
         return 200, orjson.dumps(answer)
 
@@ -348,7 +360,7 @@ class Core:
         checked_at: str,
         snapshot: bytes,
         stale: bool = False,
-        log: list[Any] | None = None,
+        log: bytearray | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
         req = json_object(body)
@@ -370,7 +382,7 @@ class Core:
             if parsed is None:
                 results.append(validation_error(item_errors))
             else:
-                results.append(self._result(parsed, checked_at, stale, log))
+                results.append(self._result(parsed, checked_at, stale, log, institution, request_id))
         return 200, orjson.dumps(
             {
                 "request_id": request_id,

@@ -1,7 +1,7 @@
 """The access log: one record per confirmation, for the member's "who looked at my data" view.
 
-The hot path appends one CSV line per decided confirmation to an in-memory list
-(its `at` is the `checked_at` the clinic was shown, Japan time).  A background task
+The cores append one CSV line per decided confirmation to an in-memory buffer as they
+decide (core_ext._logline; its `at` is the `checked_at` the clinic was shown, Japan time).  A background task
 moves the lines out at least every second: into PostgreSQL with COPY, or, in `--data`
 mode, onto `access-log.csv` in the state directory.  When PostgreSQL cannot
 be reached the records are appended to a local spill file (fsynced) and replayed,
@@ -23,32 +23,15 @@ from typing import Any
 
 import asyncpg
 
-from core_ext._codes import CODE_NAMES, PRESENTED
-
 log = logging.getLogger("onshi.accesslog")
 
 FLUSH_SECONDS = 0.5
 REPLAY_GLOB = "access-log.spill.*.replay"  # spill files claimed by a replaying worker
 CONNECT_TIMEOUT = 3.0
 COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
-PRESENTED_NAMES = {v: k for k, v in PRESENTED.items()}
 
 Record = dict[str, Any]
 JST = timezone(timedelta(hours=9))
-
-
-def lines_for(checked_at: str, institution: str, request_id: str, items: list[Any]) -> list[str]:
-    """CSV lines as COPY reads them (empty = null), one per (presented, code, person, qual) item.
-
-    Every field is digits, a fixed name, a timestamp or a request id from
-    [A-Za-z0-9._:-], so nothing needs quoting.
-    """
-    head = f"{checked_at},{institution},"
-    return [
-        f"{head}{PRESENTED_NAMES[presented]},{CODE_NAMES[code]},{request_id},"
-        f"{'' if person is None else person},{'' if qual is None else qual}\n"
-        for presented, code, person, qual in items
-    ]
 
 
 def _months_around(lines: bytes) -> set[date]:
@@ -90,7 +73,9 @@ class AccessLog:
     def __init__(self, state_dir: Path, database_url: str | None = None) -> None:
         self.state_dir = state_dir
         self.database_url = database_url
-        self.pending: list[str] = []
+        # The cores append lines here; flush swaps in a new buffer (the hot path fetches
+        # `pending` for every request, so it never writes into one being flushed).
+        self.pending = bytearray()
         self.spill = state_dir / "access-log.spill.csv"
         self.journal = state_dir / "access-log.csv"  # the --data mode store
         self._conn: asyncpg.Connection | None = None
@@ -99,13 +84,6 @@ class AccessLog:
         self._lock = asyncio.Lock()
         self.written = 0
         self._claims = 0
-
-    def add(self, checked_at: str, institution: str, request_id: str, items: list[Any]) -> None:
-        """Called by the hot path: one formatted line per item, no I/O."""
-        if len(items) == 1:
-            self.pending += lines_for(checked_at, institution, request_id, items)
-        else:
-            self.pending.extend(lines_for(checked_at, institution, request_id, items))
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -132,8 +110,7 @@ class AccessLog:
 
     async def flush(self) -> None:
         async with self._lock:
-            batch, self.pending = self.pending, []
-            lines = "".join(batch).encode()
+            lines, self.pending = bytes(self.pending), bytearray()
             if self.database_url is None:
                 if lines:
                     await asyncio.to_thread(self._append, self.journal, lines)
@@ -227,7 +204,7 @@ class AccessLog:
         for path in (self.journal, *sorted(self.state_dir.glob(REPLAY_GLOB)), self.spill):
             with contextlib.suppress(FileNotFoundError):
                 unwritten += path.read_bytes()
-        unwritten += "".join(self.pending).encode()
+        unwritten += self.pending
         # Newest first; records of the same millisecond keep that order (the sort is stable).
         found = [parse_line(line) for line in reversed(unwritten.splitlines())]
         answers = [_answer(r) for r in found if r["person_id"] == person_id]

@@ -166,10 +166,10 @@ def both(tables: Tables) -> tuple[Any, Any]:
     return core_ext.IMPLEMENTATIONS["py"](data), core_ext.IMPLEMENTATIONS["c"](data)
 
 
-def answers(core: Any, body: bytes, batch: bool = False) -> tuple[int, dict[str, Any], list[Any]]:
-    """The status, the parsed answer (the cores may escape text differently) and the access-log items."""
+def answers(core: Any, body: bytes, batch: bool = False) -> tuple[int, dict[str, Any], bytearray]:
+    """The status, the parsed answer (the cores may escape text differently) and the access-log lines."""
     call = core.confirm_batch if batch else core.confirm
-    log: list[Any] = []
+    log = bytearray()
     status, answer = call(body, INSTITUTION, DAY0 + 700, "rid", "at", b'{"version":"v"}', False, log)
     return status, orjson.loads(answer), log
 

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from core_ext._codes import MYNA_CARD, VALID
+from core_ext._logline import access_line
 from service.accesslog import AccessLog
 from tests.db.conftest import query
 
@@ -19,19 +20,15 @@ def test_two_writers_spill_then_replay_every_record_once(db: str, tmp_path: Path
         for w, writer in enumerate(writers):
             tmp_path.mkdir(exist_ok=True)
             for i in range(200):
-                writer.add(
-                    "2026-11-24T09:00:00.000+09:00", "1310000019", f"w{w}-{i}", [(MYNA_CARD, VALID, 1, 2)]
-                )
+                writer.pending += access_line(AT, "1310000019", MYNA_CARD, VALID, f"w{w}-{i}", 1, 2)
         await asyncio.gather(*(writer.flush() for writer in writers))  # both spill into one file
         assert (tmp_path / "access-log.spill.csv").read_bytes().count(b"\n") == 400
         for writer in writers:
             writer.database_url = db
-            writer.add(
-                "2026-11-24T09:00:01.000+09:00",
-                "1310000019",
-                f"late-{id(writer)}",
-                [(MYNA_CARD, VALID, 1, 2)],
+            late = access_line(
+                "2026-11-24T09:00:01.000+09:00", "1310000019", MYNA_CARD, VALID, f"late-{id(writer)}", 1, 2
             )
+            writer.pending += late
         await asyncio.gather(*(writer.flush() for writer in writers))
         await asyncio.gather(*(writer.flush() for writer in writers))  # a skipped claim is taken next round
         for writer in writers:

@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import date
 
 from core_ext._codes import MYNA_CARD, NOT_FOUND, UNSPECIFIED, VALID
-from service.accesslog import _months_around, lines_for, parse_line
+from core_ext._logline import access_line
+from service.accesslog import _months_around, parse_line
 
 
 def test_lines_round_trip_without_identifiers() -> None:
-    items = [(MYNA_CARD, VALID, 12, 345), (UNSPECIFIED, NOT_FOUND, None, None)]
-    lines = lines_for("2026-11-24T09:00:00.123+09:00", "1310000019", "rid-1", items)
-    assert lines == [
-        "2026-11-24T09:00:00.123+09:00,1310000019,myna_card,VALID,rid-1,12,345\n",
-        "2026-11-24T09:00:00.123+09:00,1310000019,unspecified,NOT_FOUND,rid-1,,\n",
+    at = "2026-11-24T09:00:00.123+09:00"
+    lines = [
+        access_line(at, "1310000019", MYNA_CARD, VALID, "rid-1", 12, 345),
+        access_line(at, "1310000019", UNSPECIFIED, NOT_FOUND, "rid-1", None, None),
     ]
-    first, second = (parse_line(line.encode().rstrip(b"\n")) for line in lines)
+    assert lines == [
+        b"2026-11-24T09:00:00.123+09:00,1310000019,myna_card,VALID,rid-1,12,345\n",
+        b"2026-11-24T09:00:00.123+09:00,1310000019,unspecified,NOT_FOUND,rid-1,,\n",
+    ]
+    first, second = (parse_line(line.rstrip(b"\n")) for line in lines)
     assert first["person_id"] == 12 and first["qualification_id"] == 345 and first["code"] == "VALID"
     assert second["person_id"] is None and second["qualification_id"] is None
 
