@@ -85,6 +85,11 @@ cdef class Core:
     cdef object _arena_ref
     cdef const unsigned char* arena
     cdef dict insurer_index
+    # insurer_index by the insurer number's value (6-digit numbers are below 1,000,000 and
+    # 8-digit ones from it, so the value is unique): open addressing, -1 = empty.
+    cdef int32_t* insurer_keys
+    cdef int32_t* insurer_values
+    cdef uint32_t insurer_mask
     cdef list insurer_json     # per insurer: b',"insurer_number":…,"insurer_name":…'
     cdef list limit_json       # per limit category: its name as a JSON string
     cdef const int8_t[::1] insurer_late
@@ -133,6 +138,8 @@ cdef class Core:
     cdef dict _number_forms
 
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)
+    cdef int _index_insurers(self) except -1
+    cdef int _insurer_of(self, int32_t number) noexcept nogil
     cdef bint _check_raw(self, const Raw* raw, int today, int default_day, Req* r)
     cdef bint _code_form(self, const char** s, Py_ssize_t* n, bint symbol) except -1
     cdef object _parse(self, object req, int today, int default_day, Req* r, list errors)

@@ -13,6 +13,12 @@ def field_number(name: bytes) -> int:
 def key_number(text: bytes) -> int:
     """The position of the plain field name opening `text` (up to its closing quote), or -1."""
 
+def day_text(day: int) -> str:
+    """A day number (date.toordinal()) as YYYY-MM-DD, as the answers write it."""
+
+def day_parts(day: int) -> tuple[int, int, int]:
+    """(year, month, day) of a day number."""
+
 class Core:
     """Decisions over one immutable snapshot, optionally with an overlay of changed persons.
 

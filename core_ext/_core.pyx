@@ -85,41 +85,57 @@ cdef tuple LOG_CODE = tuple(f"{o.name},".encode() for o in OUTCOMES)
 
 # ------------------------------------------------------------------- dates
 
+cdef inline void civil(int day, int* y, int* m, int* d) noexcept nogil:
+    """Year, month and day of a day number (date.toordinal()), for years 1 to about 10,000.
+
+    Neri and Schneider's Euclidean affine functions (Software: Practice and Experience,
+    2023): multiplications and shifts instead of the divisions of the textbook
+    algorithm; tests/core_ext/test_days.py compares every day of 1800-2300 with Python."""
+    cdef uint32_t n = <uint32_t>(day - 1 + 306)  # days since 0000-03-01 (a computational year starts in March)
+    cdef uint32_t n1 = 4 * n + 3
+    cdef uint32_t century = n1 // 146097
+    cdef uint32_t n2 = (n1 % 146097) | 3
+    cdef uint64_t p2 = <uint64_t>2939745 * n2
+    cdef uint32_t z = <uint32_t>(p2 >> 32)
+    cdef uint32_t n_y = <uint32_t>p2 // 2939745 // 4  # the low 32 bits
+    cdef uint32_t n3 = 2141 * n_y + 197913
+    cdef uint32_t j = n_y >= 306
+    y[0] = <int>(100 * century + z + j)
+    m[0] = <int>((n3 >> 16) - 12 * j)
+    d[0] = <int>((n3 & 0xFFFF) // 2141 + 1)
+
+
+# "00" to "99": two digits with one load.
+cdef char DIGITS2[200]
+for _c in range(100):
+    DIGITS2[2 * _c] = 48 + _c // 10
+    DIGITS2[2 * _c + 1] = 48 + _c % 10
+
+
 cdef void write_day(int day, char* buf) noexcept nogil:
     """A day number as the 10 characters YYYY-MM-DD."""
-    cdef int z = day - EPOCH_ORDINAL + 719468
-    cdef int era = z // 146097
-    cdef int doe = z - era * 146097
-    cdef int yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    cdef int y = yoe + era * 400
-    cdef int doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    cdef int mp = (5 * doy + 2) // 153
-    cdef int d = doy - (153 * mp + 2) // 5 + 1
-    cdef int m = mp + (3 if mp < 10 else -9)
-    y += m <= 2
-    buf[0] = 48 + y // 1000
-    buf[1] = 48 + (y // 100) % 10
-    buf[2] = 48 + (y // 10) % 10
-    buf[3] = 48 + y % 10
+    cdef int y, m, d
+    civil(day, &y, &m, &d)
+    memcpy(buf, &DIGITS2[2 * (y // 100)], 2)
+    memcpy(buf + 2, &DIGITS2[2 * (y % 100)], 2)
     buf[4] = b'-'
-    buf[5] = 48 + m // 10
-    buf[6] = 48 + m % 10
+    memcpy(buf + 5, &DIGITS2[2 * m], 2)
     buf[7] = b'-'
-    buf[8] = 48 + d // 10
-    buf[9] = 48 + d % 10
+    memcpy(buf + 8, &DIGITS2[2 * d], 2)
 
 
-cdef inline void civil(int day, int* y, int* m, int* d) noexcept nogil:
-    """Year, month and day of a day number."""
-    cdef int z = day - EPOCH_ORDINAL + 719468
-    cdef int era = z // 146097
-    cdef int doe = z - era * 146097
-    cdef int yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    cdef int doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    cdef int mp = (5 * doy + 2) // 153
-    d[0] = doy - (153 * mp + 2) // 5 + 1
-    m[0] = mp + (3 if mp < 10 else -9)
-    y[0] = yoe + era * 400 + (m[0] <= 2)
+def day_text(int day):
+    """write_day for tests: a day number as YYYY-MM-DD."""
+    cdef char buf[10]
+    write_day(day, buf)
+    return PyUnicode_DecodeASCII(buf, 10, NULL)
+
+
+def day_parts(int day):
+    """civil for tests: (year, month, day) of a day number."""
+    cdef int y, m, d
+    civil(day, &y, &m, &d)
+    return y, m, d
 
 
 cdef inline int last_of_month(int y, int m) noexcept nogil:
@@ -245,6 +261,12 @@ cdef inline void put_bool(Buf* b, bint v) noexcept nogil:
 
 
 cdef void put_int(Buf* b, long long v) noexcept nogil:
+    if 0 <= v < 10:  # sex, relationship: one digit
+        put(b, &DIGITS2[2 * v + 1], 1)
+        return
+    if 10 <= v < 100:  # copay percent
+        put(b, &DIGITS2[2 * v], 2)
+        return
     cdef char tmp[24]
     cdef int i = 24
     cdef bint negative = v < 0
@@ -783,6 +805,7 @@ cdef class Core:
         self._arena_ref = arena
         self.arena = &arena[0] if arena.shape[0] else <const unsigned char*>b""
         self.insurer_index = data.insurer_index
+        self._index_insurers()
         self.insurer_json = [
             json_fields({"insurer_number": number, "insurer_name": name})
             for number, name in zip(data.insurer_numbers, data.insurer_names)]
@@ -830,6 +853,39 @@ cdef class Core:
 
     def __dealloc__(self):
         free(self._out.p)
+        free(self.insurer_keys)
+        free(self.insurer_values)
+
+    cdef int _index_insurers(self) except -1:
+        cdef uint32_t size = 16, slot
+        while size < 2 * len(self.insurer_index):
+            size *= 2
+        free(self.insurer_keys)
+        free(self.insurer_values)
+        self.insurer_keys = <int32_t*>malloc(size * sizeof(int32_t))
+        self.insurer_values = <int32_t*>malloc(size * sizeof(int32_t))
+        if self.insurer_keys == NULL or self.insurer_values == NULL:
+            raise MemoryError()
+        memset(self.insurer_keys, 0xFF, size * sizeof(int32_t))
+        self.insurer_mask = size - 1
+        cdef int32_t value
+        for number, index in self.insurer_index.items():
+            value = int(number)
+            slot = <uint32_t>(value * <uint32_t>2654435761) & self.insurer_mask
+            while self.insurer_keys[slot] >= 0:
+                slot = (slot + 1) & self.insurer_mask
+            self.insurer_keys[slot] = value
+            self.insurer_values[slot] = index
+        return 0
+
+    cdef int _insurer_of(self, int32_t number) noexcept nogil:
+        """insurer_index[number], or -1 (number: the value of a canonical insurer number)."""
+        cdef uint32_t slot = <uint32_t>(number * <uint32_t>2654435761) & self.insurer_mask
+        while self.insurer_keys[slot] >= 0:
+            if self.insurer_keys[slot] == number:
+                return self.insurer_values[slot]
+            slot = (slot + 1) & self.insurer_mask
+        return -1
 
     @property
     def code_counts(self):
@@ -877,6 +933,7 @@ cdef class Core:
         cdef const char* s
         cdef Py_ssize_t n, i
         cdef int bit
+        cdef int32_t number
         if not is_string(raw, F_PRESENTED):
             return False
         r.presented = presented_code(raw.s[F_PRESENTED], raw.n[F_PRESENTED])
@@ -927,16 +984,17 @@ cdef class Core:
         s, n = raw.s[F_INSURER], raw.n[F_INSURER]
         if n != 6 and n != 8:
             return False
+        number = 0
         for i in range(n):
             if not (b'0' <= s[i] <= b'9'):
                 return False
+            number = number * 10 + (s[i] - 48)
         if n == 8 and s[0] == b'0' and s[1] == b'0':
             s += 2
             n = 6
         if not check_digit_ok(s, n):
             return False
-        v = self.insurer_index.get(PyUnicode_DecodeASCII(s, n, NULL))
-        r.insurer = -1 if v is None else v
+        r.insurer = self._insurer_of(number)  # "00" + 6 digits has the 6 digits' value
         if raw.kind[F_SYMBOL] == K_ABSENT:
             r.symbol = b""
             r.symbol_len = 0
