@@ -70,6 +70,15 @@ cdef struct LogHead:
     Py_ssize_t request_id_n
 
 
+cdef struct Warm:
+    # How far a batch item's lookup has been fetched ahead (Core._warm): each stage reads
+    # only what the previous stage's prefetches brought into the cache.
+    Py_ssize_t slot        # the home slot of its key or serial, -1 = nothing to follow
+    int row                # the group (number path) or certificate (card path), -1 = none
+    int qual
+    int person
+
+
 cdef struct Decision:
     int code
     int qual               # -1 = nothing to disclose
@@ -137,6 +146,7 @@ cdef class Core:
     cdef Buf _out          # the single-answer buffer, reused across calls
     cdef dict _number_forms
 
+    cdef void _warm(self, const Req* r, Warm* w, int stage) noexcept nogil
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)
     cdef int _index_insurers(self) except -1
     cdef int _insurer_of(self, int32_t number) noexcept nogil

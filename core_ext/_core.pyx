@@ -22,6 +22,10 @@ from ._request import check_batch, check_institution_code, json_object, parse_it
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
 from ._text import normalise_number, normalise_symbol
+
+cdef extern from *:
+    void prefetch "__builtin_prefetch"(const void* address) noexcept nogil
+
 from ._days cimport days_from_civil, is_leap, parse_day_ascii
 from ._hashing cimport fnv1a, home_slot, key_hash_c
 
@@ -64,6 +68,10 @@ cdef enum:
     CODE_FORMS_MAX = 65536  # distinct non-ASCII symbols or numbers memoised per core
     OUT_START = 4096  # the reused single-answer buffer (a typical answer is about 1 KiB)
     OUT_KEEP = 65536
+
+# Batch items are warmed this many items ahead of their decision (Core._warm's stages).
+cdef enum:
+    WARM_STAGES = 5
 
 cdef int FIRST_DAY = _FIRST_DAY
 cdef int EVENT_BASE = _EVENT_BASE
@@ -1130,6 +1138,122 @@ cdef class Core:
                 return c
             i = i + 1 if i + 1 < size else 0
 
+    cdef void _warm(self, const Req* r, Warm* w, int stage) noexcept nogil:
+        """Stage `stage` of fetching a batch item's rows into the cache before it is decided.
+
+        A lookup is a chain of dependent loads (slot, group, row, person, text), each a
+        likely cache miss once the snapshot outgrows the cache.  A batch item is warmed
+        in WARM_STAGES steps, one per item decided before it, so the misses of several
+        items are in flight together instead of one after another.  Only prefetches and
+        loads of lines an earlier stage fetched; never changes a decision (the decision
+        reads everything again)."""
+        cdef uint64_t h
+        cdef int q, p, end
+        cdef Py_ssize_t n
+        if stage == 0:
+            w.slot = -1
+            w.row = w.qual = w.person = -1
+            if r.presented == MYNA_CARD:
+                h = fnv1a(<uint64_t>0xCBF29CE484222325, <const unsigned char*>r.serial, r.serial_len)
+                w.slot = home_slot(h, self.cert_slots.shape[0])
+                prefetch(&self.cert_slots[w.slot])
+                prefetch(&self.cert_slot_tag[w.slot])
+            elif r.insurer >= 0:
+                h = key_hash_c(r.insurer, r.symbol, r.symbol_len, r.number, r.number_len)
+                w.slot = home_slot(h, self.key_slots.shape[0])
+                prefetch(&self.key_slots[w.slot])
+                prefetch(&self.key_slot_tag[w.slot])
+        elif w.slot < 0:
+            return
+        elif r.presented == MYNA_CARD:
+            if stage == 1:
+                w.row = self.cert_slots[w.slot]
+                if w.row < 0:
+                    w.slot = -1
+                    return
+                prefetch(&self.c_person[w.row])
+                prefetch(&self.c_serial[w.row])
+                prefetch(&self.c_issued[w.row])
+                prefetch(&self.c_expires[w.row])
+                prefetch(&self.c_revoked[w.row])
+                prefetch(&self.c_face_only[w.row])
+            elif stage == 2:
+                p = w.person = self.c_person[w.row]
+                prefetch(self.arena + self.c_serial[w.row])
+                prefetch(&self.p_qual[p])
+                prefetch(&self.p_reg_from[p])
+                prefetch(&self.p_reg_last[p])
+                prefetch(&self.p_birth[p])
+                prefetch(&self.p_name[p])
+                prefetch(&self.p_kana[p])
+                prefetch(&self.p_sex[p])
+            elif stage == 3:
+                p = w.person
+                q = w.qual = self.p_qual[p + 1] - 1  # the latest row, where the scan starts
+                if q < self.p_qual[p]:  # no rows
+                    w.slot = -1
+                    return
+                prefetch(&self.q_acquired[q])
+                prefetch(&self.q_lost[q])
+                prefetch(&self.q_person[q])
+                prefetch(&self.q_insurer[q])
+                prefetch(&self.q_symbol[q])
+                prefetch(&self.q_number[q])
+                prefetch(&self.q_id[q])
+                prefetch(&self.q_branch[q])
+                prefetch(&self.q_relationship[q])
+                prefetch(&self.q_income[q])
+                prefetch(&self.q_limit[q])
+                prefetch(self.arena + self.p_name[p])
+                if self.p_kana[p] >= 0:
+                    prefetch(self.arena + self.p_kana[p])
+            elif stage == 4:
+                q = w.qual
+                prefetch(self.arena + self.q_symbol[q])
+                prefetch(self.arena + self.q_number[q])
+        else:
+            if stage == 1:
+                w.row = self.key_slots[w.slot]
+                if w.row < 0:
+                    w.slot = -1
+                    return
+                prefetch(&self.key_members[w.row])
+            elif stage == 2:
+                q = self.key_members[w.row]
+                q = w.qual = ~q if q < 0 else q
+                prefetch(&self.q_person[q])
+                prefetch(&self.q_insurer[q])
+                prefetch(&self.q_symbol[q])
+                prefetch(&self.q_number[q])
+                prefetch(&self.q_branch[q])
+                prefetch(&self.q_acquired[q])
+                prefetch(&self.q_lost[q])
+                prefetch(&self.q_doc[q])
+                prefetch(&self.q_id[q])
+                prefetch(&self.q_relationship[q])
+                prefetch(&self.q_income[q])
+                prefetch(&self.q_limit[q])
+            elif stage == 3:
+                q = w.qual
+                p = w.person = self.q_person[q]
+                prefetch(self.arena + self.q_symbol[q])
+                prefetch(self.arena + self.q_number[q])
+                prefetch(&self.p_birth[p])
+                prefetch(&self.p_name[p])
+                prefetch(&self.p_kana[p])
+                prefetch(&self.p_sex[p])
+                prefetch(&self.p_reg_from[p])
+                prefetch(&self.p_reg_last[p])
+                prefetch(&self.d_kind[self.q_doc[q]])
+                prefetch(&self.d_issued[self.q_doc[q]])
+                prefetch(&self.d_until[self.q_doc[q]])
+                prefetch(&self.d_void[self.q_doc[q]])
+            elif stage == 4:
+                p = w.person
+                prefetch(self.arena + self.p_name[p])
+                if self.p_kana[p] >= 0:
+                    prefetch(self.arena + self.p_kana[p])
+
     cdef bint _in_force(self, int q, int day):
         return self.q_acquired[q] <= day < self.q_lost[q]
 
@@ -1527,7 +1651,9 @@ cdef class Core:
         cdef Raw top
         cdef Raw* raws = NULL
         cdef Req* reqs = NULL
-        cdef Py_ssize_t count, k, n
+        cdef Warm* warm = NULL
+        cdef Py_ssize_t count, k, n, ahead
+        cdef int stage
         cdef int day
         cdef bint plain
         cdef const char* mine
@@ -1552,7 +1678,17 @@ cdef class Core:
                 buf_init(&b, 256 + 1024 * count)
                 try:
                     self._put_batch_head(&b, request_id, checked_at)
-                    for k in range(count):
+                    warm = <Warm*>malloc((count + 1) * sizeof(Warm))
+                    if warm == NULL:
+                        raise MemoryError()
+                    for k in range(-WARM_STAGES, count):
+                        # Item k + s is at stage WARM_STAGES - s: the furthest just starts.
+                        for stage in range(WARM_STAGES):
+                            ahead = k + WARM_STAGES - stage
+                            if 0 <= ahead < count:
+                                self._warm(reqs + ahead, warm + ahead, stage)
+                        if k < 0:
+                            continue
                         if k:
                             put(&b, b",", 1)
                         put(&b, b"{", 1)
@@ -1565,6 +1701,7 @@ cdef class Core:
                     return 200, PyBytes_FromStringAndSize(b.p, b.n)
                 finally:
                     free(b.p)
+                    free(warm)
         finally:
             free(raws)
             free(reqs)
