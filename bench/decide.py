@@ -6,9 +6,13 @@ requests for random members, and times, for each core:
 - batch: `confirm_batch` over 10,000 items (the per-item cost of the batch endpoint).
 With --callgrind it runs itself under `valgrind --tool=callgrind` twice (N and 2N
 confirmations) and reports instructions per confirmation from the difference, which
-cancels start-up and set-up.  Not a test; timings on a shared machine are noisy.
+cancels start-up and set-up.  With --sweep it builds several populations and
+alternates them, round by round, to show how the cost follows the population's size
+(the same instructions; more cache misses).  Not a test; timings on a shared machine
+are noisy.
 
     python bench/decide.py [--count 200000] [--members 100000] [--callgrind]
+    python bench/decide.py --sweep 5000,100000,400000 [--rounds 5]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,8 +88,12 @@ def main() -> int:
     ap.add_argument("--members", type=int, default=100_000, help="demo population size")
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--impl", choices=["c", "py"], help="with --callgrind: only this core")
+    ap.add_argument("--sweep", help="comma-separated population sizes: the Cython core on each, alternating")
+    ap.add_argument("--rounds", type=int, default=5, help="with --sweep")
     ap.add_argument("--measure-only", choices=["c", "py"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sweep:
+        return sweep([int(size) for size in args.sweep.split(",")], args.count, args.rounds)
     if args.callgrind:
         return callgrind(args.count, args.members, (args.impl,) if args.impl else ("c", "py"))
     data, bodies, items, day = workload(args.count, args.members)
@@ -109,6 +118,28 @@ def main() -> int:
         print(
             f"Cython / Python: single {rates['c'][0] / rates['py'][0]:.1f}x, "
             f"batch {rates['c'][1] / rates['py'][1]:.1f}x   (issue #5 bars: >= 1,000,000/s, >= 10x)"
+        )
+    return 0
+
+
+def sweep(sizes: list[int], count: int, rounds: int) -> int:
+    cases = []
+    for members in sizes:
+        data, bodies, items, day = workload(count, members)
+        cases.append((members, core_ext.IMPLEMENTATIONS["c"](data), bodies, items, day))
+    single: dict[int, list[float]] = {members: [] for members in sizes}
+    batch: dict[int, list[float]] = {members: [] for members in sizes}
+    for _ in range(rounds):
+        for members, core, bodies, items, day in cases:
+            single[members].append(run_single(core, bodies, count, day) / count)
+            batch[members].append(run_batch(core, items, count, day))
+    base = statistics.median(single[sizes[0]])
+    print(f"Cython core, {count:,} random confirmations per round, {rounds} alternating rounds (medians):")
+    for members in sizes:
+        one, per_item = statistics.median(single[members]), statistics.median(batch[members])
+        print(
+            f"{members:>10,} members: single {one * 1e6:5.2f} µs ({1 / one:10,.0f}/s, "
+            f"{one / base:4.2f}x the first)   batch {per_item * 1e6:5.2f} µs/item ({1 / per_item:10,.0f}/s)"
         )
     return 0
 

@@ -72,6 +72,7 @@ cdef enum:
 # Batch items are warmed this many items ahead of their decision (Core._warm's stages).
 cdef enum:
     WARM_STAGES = 5
+    WARM_RING = 8  # a power of two above WARM_STAGES
 
 cdef int FIRST_DAY = _FIRST_DAY
 cdef int EVENT_BASE = _EVENT_BASE
@@ -1651,7 +1652,7 @@ cdef class Core:
         cdef Raw top
         cdef Raw* raws = NULL
         cdef Req* reqs = NULL
-        cdef Warm* warm = NULL
+        cdef Warm warm[WARM_RING]
         cdef Py_ssize_t count, k, n, ahead
         cdef int stage
         cdef int day
@@ -1678,15 +1679,13 @@ cdef class Core:
                 buf_init(&b, 256 + 1024 * count)
                 try:
                     self._put_batch_head(&b, request_id, checked_at)
-                    warm = <Warm*>malloc((count + 1) * sizeof(Warm))
-                    if warm == NULL:
-                        raise MemoryError()
                     for k in range(-WARM_STAGES, count):
                         # Item k + s is at stage WARM_STAGES - s: the furthest just starts.
+                        # WARM_STAGES items are in flight, each in its own slot of the ring.
                         for stage in range(WARM_STAGES):
                             ahead = k + WARM_STAGES - stage
                             if 0 <= ahead < count:
-                                self._warm(reqs + ahead, warm + ahead, stage)
+                                self._warm(reqs + ahead, &warm[ahead & (WARM_RING - 1)], stage)
                         if k < 0:
                             continue
                         if k:
@@ -1701,7 +1700,6 @@ cdef class Core:
                     return 200, PyBytes_FromStringAndSize(b.p, b.n)
                 finally:
                     free(b.p)
-                    free(warm)
         finally:
             free(raws)
             free(reqs)
