@@ -269,29 +269,6 @@ cdef inline void put_bool(Buf* b, bint v) noexcept nogil:
         put(b, b"false", 5)
 
 
-cdef void put_int(Buf* b, long long v) noexcept nogil:
-    if 0 <= v < 10:  # sex, relationship: one digit
-        put(b, &DIGITS2[2 * v + 1], 1)
-        return
-    if 10 <= v < 100:  # copay percent
-        put(b, &DIGITS2[2 * v], 2)
-        return
-    cdef char tmp[24]
-    cdef int i = 24
-    cdef bint negative = v < 0
-    cdef unsigned long long u = <unsigned long long>(-v) if negative else <unsigned long long>v
-    while True:
-        i -= 1
-        tmp[i] = 48 + u % 10
-        u //= 10
-        if u == 0:
-            break
-    if negative:
-        i -= 1
-        tmp[i] = b'-'
-    put(b, tmp + i, 24 - i)
-
-
 cdef inline char* write_int(char* w, long long v) noexcept nogil:
     """v in decimal at w; the position after it."""
     cdef char tmp[24]
@@ -311,16 +288,25 @@ cdef inline char* write_int(char* w, long long v) noexcept nogil:
     return w + 24 - i
 
 
+cdef void put_int(Buf* b, long long v) noexcept nogil:
+    if 0 <= v < 10:  # sex, relationship: one digit
+        put(b, &DIGITS2[2 * v + 1], 1)
+        return
+    if 10 <= v < 100:  # copay percent
+        put(b, &DIGITS2[2 * v], 2)
+        return
+    cdef char tmp[24]
+    put(b, tmp, write_int(tmp, v) - tmp)
+
+
 cdef inline char* write_text(char* w, const char* s, Py_ssize_t n) noexcept nogil:
     memcpy(w, s, n)
     return w + n
 
 
 cdef inline void put_digits2(Buf* b, int v) noexcept nogil:
-    cdef char tmp[2]
-    tmp[0] = 48 + v // 10
-    tmp[1] = 48 + v % 10
-    put(b, tmp, 2)
+    """v (0 to 99) as two digits."""
+    put(b, &DIGITS2[2 * v], 2)
 
 
 cdef void put_day(Buf* b, int day) noexcept nogil:
