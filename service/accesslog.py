@@ -92,7 +92,10 @@ class AccessLog:
     async def stop(self) -> None:
         """Flush everything (to the database, or the spill file if it is away)."""
         if self._task is not None:
-            self._task.cancel()
+            # Stop the periodic writer between flushes, never inside one: cancelled in the
+            # middle of its COPY, the records it had taken out of `pending` were lost.
+            async with self._lock:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
@@ -111,23 +114,34 @@ class AccessLog:
     async def flush(self) -> None:
         async with self._lock:
             lines, self.pending = bytes(self.pending), bytearray()
-            if self.database_url is None:
-                if lines:
-                    await asyncio.to_thread(self._append, self.journal, lines)
-                return
-            if not lines and not self._spilled():
-                return
             try:
-                conn = await self._connection()
-                if self._spilled():
-                    await self._replay(conn)
-                if lines:
-                    await self._copy(conn, lines)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                await self._drop_connection()
-                if lines:
-                    log.warning("database unavailable (%s): access records spilled", type(exc).__name__)
-                    await asyncio.to_thread(self._append, self.spill, lines)
+                await self._write(lines)
+            except BaseException:
+                # Cancelled or failed unexpectedly: the lines go back in front of what came
+                # since, for the next flush (at least once: a COPY the server finished just
+                # before the cancellation reached us is written again).
+                self.pending[:0] = lines
+                raise
+
+    async def _write(self, lines: bytes) -> None:
+        """Write `lines` to the database, or the spill file if it is away (the caller holds the lock)."""
+        if self.database_url is None:
+            if lines:
+                await asyncio.to_thread(self._append, self.journal, lines)
+            return
+        if not lines and not self._spilled():
+            return
+        try:
+            conn = await self._connection()
+            if self._spilled():
+                await self._replay(conn)
+            if lines:
+                await self._copy(conn, lines)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            await self._drop_connection()
+            if lines:
+                log.warning("database unavailable (%s): access records spilled", type(exc).__name__)
+                await asyncio.to_thread(self._append, self.spill, lines)
 
     def _append(self, path: Path, lines: bytes) -> None:
         """Append under an exclusive lock: worker processes share the state directory.

@@ -1,0 +1,64 @@
+"""Stopping or cancelling the access-log writer in the middle of a COPY loses no record."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from core_ext._codes import MYNA_CARD, VALID
+from core_ext._logline import access_line
+from service import accesslog
+from service.accesslog import AccessLog
+from tests.db.conftest import query
+
+AT = "2026-11-24T09:00:00.000+09:00"
+COUNT = 100_000  # enough for the COPY to take a while
+
+
+def records(prefix: str) -> bytes:
+    return b"".join(
+        access_line(AT, "1310000019", MYNA_CARD, VALID, f"{prefix}-{i}", 1, 2) for i in range(COUNT)
+    )
+
+
+async def until_taken(writer: AccessLog) -> None:
+    """Until a flush has taken the pending records out of the buffer (its COPY is under way)."""
+    while writer.pending:
+        await asyncio.sleep(0)
+
+
+def test_stop_while_the_writer_copies_waits_for_it(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accesslog, "FLUSH_SECONDS", 0)  # the periodic writer flushes continuously
+
+    async def scenario() -> None:
+        writer = AccessLog(tmp_path, db)
+        await writer.start()
+        writer.pending += records("stop")
+        await until_taken(writer)
+        await writer.stop()  # used to cancel the COPY, and the records with it
+
+    asyncio.run(scenario())
+    assert query(db, "SELECT count(*) AS n FROM access_log WHERE request_id LIKE 'stop-%'")[0]["n"] == COUNT
+
+
+def test_a_cancelled_flush_puts_its_records_back(db: str, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        writer = AccessLog(tmp_path, db)
+        taken = records("cancel")
+        writer.pending += taken
+        flush = asyncio.create_task(writer.flush())
+        await until_taken(writer)
+        writer.pending += b"" + access_line(AT, "1310000019", MYNA_CARD, VALID, "after", 1, 2)
+        flush.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flush
+        assert writer.pending.startswith(taken) and writer.pending.endswith(b",after,1,2\n")
+        await writer.stop()
+
+    asyncio.run(scenario())
+    ids = {r["request_id"] for r in query(db, "SELECT request_id FROM access_log")}
+    assert {f"cancel-{i}" for i in range(COUNT)} | {"after"} <= ids
