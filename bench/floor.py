@@ -3,8 +3,10 @@
 Serves the demo population (about 100,000 members), or the CSV data set given with
 --data (e.g. 200,000 members from `onshi synth`), from Onshi with one worker, and the
 same number-path request bodies from bench/floor_app.py (raw ASGI, orjson, dict) with
-one worker; drives each with `wrk -t1 -c32`, alternating rounds, and prints requests/s,
-p50/p99 and the ratio of medians.  Not a test: timings on a shared machine are noisy.
+one worker, on plain uvicorn ("floor") and on Onshi's one-write uvicorn protocol
+("floor-1w", bench/floor_serve.py); drives each with `wrk -t1 -c32`, alternating
+rounds, and prints requests/s, p50/p99 and the ratios of medians.  Not a test: timings
+on a shared machine are noisy.
 
     python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--data DIR]
                           [--database-url URL] [--frameworks]
@@ -201,7 +203,7 @@ def main() -> int:
     script.write_text(LUA % {"bodies": bodies, "key": key})
     source = ["--data", str(args.data)] if args.data else ["--demo"]
     bin_dir = Path(sys.executable).parent
-    ports = {"floor": free_port(), "onshi": free_port()}
+    ports = {"floor": free_port(), "floor-1w": free_port(), "onshi": free_port()}
     servers = {
         "floor": subprocess.Popen(
             [
@@ -217,6 +219,12 @@ def main() -> int:
                 "--log-level",
                 "warning",
             ],
+            cwd=ROOT / "bench",
+            env={**os.environ, "FLOOR_BODIES": str(bodies)},
+        ),
+        # The same app on Onshi's uvicorn protocol (one write per answer: service/transport.py).
+        "floor-1w": subprocess.Popen(
+            [sys.executable, "floor_serve.py", str(ports["floor-1w"])],
             cwd=ROOT / "bench",
             env={**os.environ, "FLOOR_BODIES": str(bodies)},
         ),
@@ -263,8 +271,9 @@ def main() -> int:
     results: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in servers}
     try:
         wait_up(f"http://127.0.0.1:{ports['floor']}/")
+        wait_up(f"http://127.0.0.1:{ports['floor-1w']}/")
         for name in ports:
-            if name != "floor":
+            if not name.startswith("floor"):
                 wait_up(f"http://127.0.0.1:{ports[name]}/v1/readyz", ready_only=True)
         for port in ports.values():  # warm-up, not counted
             wrk(port, script, 2)
@@ -298,7 +307,9 @@ def main() -> int:
             f"  server CPU {cpu_us:5.1f} µs/req"
         )
     ratio = median["onshi"][0] / median["floor"][0]
-    print(f"  onshi / floor = {ratio:.2f}  (issue #5 bar: >= 0.75, goal 0.85)")
+    print(f"  onshi / floor = {ratio:.2f}  (issue #5 bar: >= 0.75, goal 0.85; the floor on plain uvicorn)")
+    same_server = median["onshi"][0] / median["floor-1w"][0]
+    print(f"  onshi / floor-1w = {same_server:.2f}  (the floor on Onshi's one-write protocol)")
     if "onshi-db" in median:
         print(
             f"  onshi from PostgreSQL / onshi from data = {median['onshi-db'][0] / median['onshi'][0]:.2f}"

@@ -170,11 +170,14 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, object]:
+    from service.transport import CoalescingHttpToolsProtocol
+
     return {
         "host": settings.host,
         "port": settings.port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with a response's headers and body sent in one write (service/transport.py)
+        "http": CoalescingHttpToolsProtocol,
         "access_log": False,
         # Onshi never reads the client address (nor logs it), so uvicorn's X-Forwarded-For
         # rewriting would be work on every request for nothing; and the Server header only
