@@ -20,6 +20,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+JOIN_LIMIT = 64 * 1024  # writes above this go out on their own
+
 
 class CoalescingTransport:
     """A transport whose writes within one loop turn go out as one write."""
@@ -32,6 +34,12 @@ class CoalescingTransport:
         self._pending: list[bytes] = []
 
     def write(self, data: bytes) -> None:
+        if len(data) > JOIN_LIMIT:
+            # A large body (a batch answer of megabytes): joining would copy all of it to
+            # save one system call; send what is pending, then the body as it is.
+            self._flush()
+            self._transport.write(data)
+            return
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(data)

@@ -8,7 +8,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from service.transport import CoalescingHttpToolsProtocol, CoalescingTransport
+from service.transport import JOIN_LIMIT, CoalescingHttpToolsProtocol, CoalescingTransport
 
 
 class FakeTransport:
@@ -56,6 +56,22 @@ def test_writes_of_one_turn_go_out_as_one() -> None:
         return fake
 
     assert asyncio.run(run()).writes == [b"head body", b"next"]
+
+
+def test_a_large_body_is_not_copied_into_a_join() -> None:
+    big = b"x" * (JOIN_LIMIT + 1)
+
+    async def run() -> FakeTransport:
+        fake = FakeTransport()
+        transport = CoalescingTransport(fake, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"head ")
+        transport.write(big)
+        assert len(fake.writes) == 2  # in order, at once
+        await asyncio.sleep(0)
+        return fake
+
+    writes = asyncio.run(run()).writes
+    assert writes == [b"head ", big]
 
 
 def test_close_sends_what_is_pending_first() -> None:
