@@ -52,7 +52,8 @@ class CoalescingTransport:
         pending = self._pending
         if pending:
             self._pending = []
-            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            if not self._transport.is_closing():  # a connection already gone gets nothing more
+                self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def write_eof(self) -> None:
         self._flush()

@@ -87,6 +87,18 @@ def test_close_sends_what_is_pending_first() -> None:
     assert fake.writes == [b"last words"] and fake.closed
 
 
+def test_nothing_is_written_to_a_connection_already_closing() -> None:
+    async def run() -> FakeTransport:
+        fake = FakeTransport()
+        transport = CoalescingTransport(fake, asyncio.get_running_loop())  # type: ignore[arg-type]
+        transport.write(b"too late")
+        fake.closed = True  # the peer went away before the turn ended
+        await asyncio.sleep(0)
+        return fake
+
+    assert asyncio.run(run()).writes == []
+
+
 def test_everything_else_is_the_real_transport() -> None:
     loop = asyncio.new_event_loop()
     try:
