@@ -122,7 +122,8 @@ for _c in range(100):
 
 
 cdef void write_day(int day, char* buf) noexcept nogil:
-    """A day number as the 10 characters YYYY-MM-DD."""
+    """A day number as the 10 characters YYYY-MM-DD, for years 1 to 9999 (every date Onshi
+    holds or is asked about was validated as YYYY-MM-DD; DIGITS2 has no entry past 99)."""
     cdef int y, m, d
     civil(day, &y, &m, &d)
     memcpy(buf, &DIGITS2[2 * (y // 100)], 2)
