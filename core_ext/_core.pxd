@@ -147,6 +147,10 @@ cdef class Core:
     cdef dict _number_forms
 
     cdef void _warm(self, const Req* r, Warm* w, int stage) noexcept nogil
+    cdef void _fetch_person(self, int p) noexcept nogil
+    cdef void _fetch_qualification(self, int q) noexcept nogil
+    cdef void _fetch_codes(self, int q) noexcept nogil
+    cdef void _fetch_names(self, int p) noexcept nogil
     cdef bint _parse_fast(self, dict req, int today, int default_day, Req* r)
     cdef int _index_insurers(self) except -1
     cdef int _insurer_of(self, int32_t number) noexcept nogil

@@ -1136,8 +1136,7 @@ cdef class Core:
         loads of lines an earlier stage fetched; never changes a decision (the decision
         reads everything again)."""
         cdef uint64_t h
-        cdef int q, p, end
-        cdef Py_ssize_t n
+        cdef int q, p
         if stage == 0:
             w.slot = -1
             w.row = w.qual = w.person = -1
@@ -1166,39 +1165,19 @@ cdef class Core:
                 prefetch(&self.c_revoked[w.row])
                 prefetch(&self.c_face_only[w.row])
             elif stage == 2:
-                p = w.person = self.c_person[w.row]
+                w.person = self.c_person[w.row]
                 prefetch(self.arena + self.c_serial[w.row])
-                prefetch(&self.p_qual[p])
-                prefetch(&self.p_reg_from[p])
-                prefetch(&self.p_reg_last[p])
-                prefetch(&self.p_birth[p])
-                prefetch(&self.p_name[p])
-                prefetch(&self.p_kana[p])
-                prefetch(&self.p_sex[p])
+                self._fetch_person(w.person)
             elif stage == 3:
                 p = w.person
                 q = w.qual = self.p_qual[p + 1] - 1  # the latest row, where the scan starts
                 if q < self.p_qual[p]:  # no rows
                     w.slot = -1
                     return
-                prefetch(&self.q_acquired[q])
-                prefetch(&self.q_lost[q])
-                prefetch(&self.q_person[q])
-                prefetch(&self.q_insurer[q])
-                prefetch(&self.q_symbol[q])
-                prefetch(&self.q_number[q])
-                prefetch(&self.q_id[q])
-                prefetch(&self.q_branch[q])
-                prefetch(&self.q_relationship[q])
-                prefetch(&self.q_income[q])
-                prefetch(&self.q_limit[q])
-                prefetch(self.arena + self.p_name[p])
-                if self.p_kana[p] >= 0:
-                    prefetch(self.arena + self.p_kana[p])
+                self._fetch_qualification(q)
+                self._fetch_names(p)
             elif stage == 4:
-                q = w.qual
-                prefetch(self.arena + self.q_symbol[q])
-                prefetch(self.arena + self.q_number[q])
+                self._fetch_codes(w.qual)
         else:
             if stage == 1:
                 w.row = self.key_slots[w.slot]
@@ -1208,39 +1187,55 @@ cdef class Core:
                 prefetch(&self.key_members[w.row])
             elif stage == 2:
                 q = self.key_members[w.row]
-                q = w.qual = ~q if q < 0 else q
-                prefetch(&self.q_person[q])
-                prefetch(&self.q_insurer[q])
-                prefetch(&self.q_symbol[q])
-                prefetch(&self.q_number[q])
-                prefetch(&self.q_branch[q])
-                prefetch(&self.q_acquired[q])
-                prefetch(&self.q_lost[q])
-                prefetch(&self.q_doc[q])
-                prefetch(&self.q_id[q])
-                prefetch(&self.q_relationship[q])
-                prefetch(&self.q_income[q])
-                prefetch(&self.q_limit[q])
+                w.qual = ~q if q < 0 else q
+                self._fetch_qualification(w.qual)
             elif stage == 3:
                 q = w.qual
-                p = w.person = self.q_person[q]
-                prefetch(self.arena + self.q_symbol[q])
-                prefetch(self.arena + self.q_number[q])
-                prefetch(&self.p_birth[p])
-                prefetch(&self.p_name[p])
-                prefetch(&self.p_kana[p])
-                prefetch(&self.p_sex[p])
-                prefetch(&self.p_reg_from[p])
-                prefetch(&self.p_reg_last[p])
+                w.person = self.q_person[q]
+                self._fetch_codes(q)
+                self._fetch_person(w.person)
                 prefetch(&self.d_kind[self.q_doc[q]])
                 prefetch(&self.d_issued[self.q_doc[q]])
                 prefetch(&self.d_until[self.q_doc[q]])
                 prefetch(&self.d_void[self.q_doc[q]])
             elif stage == 4:
-                p = w.person
-                prefetch(self.arena + self.p_name[p])
-                if self.p_kana[p] >= 0:
-                    prefetch(self.arena + self.p_kana[p])
+                self._fetch_names(w.person)
+
+    cdef void _fetch_person(self, int p) noexcept nogil:
+        """Prefetch every column of person p."""
+        prefetch(&self.p_qual[p])
+        prefetch(&self.p_reg_from[p])
+        prefetch(&self.p_reg_last[p])
+        prefetch(&self.p_birth[p])
+        prefetch(&self.p_name[p])
+        prefetch(&self.p_kana[p])
+        prefetch(&self.p_sex[p])
+
+    cdef void _fetch_qualification(self, int q) noexcept nogil:
+        """Prefetch every column of qualification q."""
+        prefetch(&self.q_person[q])
+        prefetch(&self.q_insurer[q])
+        prefetch(&self.q_symbol[q])
+        prefetch(&self.q_number[q])
+        prefetch(&self.q_branch[q])
+        prefetch(&self.q_acquired[q])
+        prefetch(&self.q_lost[q])
+        prefetch(&self.q_doc[q])
+        prefetch(&self.q_id[q])
+        prefetch(&self.q_relationship[q])
+        prefetch(&self.q_income[q])
+        prefetch(&self.q_limit[q])
+
+    cdef void _fetch_codes(self, int q) noexcept nogil:
+        """Prefetch qualification q's symbol and number text (its columns must be cached)."""
+        prefetch(self.arena + self.q_symbol[q])
+        prefetch(self.arena + self.q_number[q])
+
+    cdef void _fetch_names(self, int p) noexcept nogil:
+        """Prefetch person p's name texts (its columns must be cached)."""
+        prefetch(self.arena + self.p_name[p])
+        if self.p_kana[p] >= 0:
+            prefetch(self.arena + self.p_kana[p])
 
     cdef bint _in_force(self, int q, int day):
         return self.q_acquired[q] <= day < self.q_lost[q]
