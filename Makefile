@@ -45,6 +45,7 @@ bench: install ## Onshi vs the raw-ASGI floor, FastAPI and asyncpg (needs wrk, P
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/decide.py --sweep 5000,100000 --count 100000
 	$(BIN)/python bench/decide.py --callgrind --members 20000 --count 20000
+	$(BIN)/python bench/memlat.py
 
 LOADTEST_DATA ?= .loadtest/data
 
