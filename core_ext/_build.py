@@ -110,12 +110,13 @@ class RegistrationRow(NamedTuple):
     deregistration_requested_on: int | None
 
 
-# Neither container may have the dataclass repr, which prints every row: Python's
+# Neither container may have the dataclass repr, which prints every row: Python 3.11's
 # asyncio.run formats the finished main task (its result included) when it puts back
-# the SIGINT handler it installed, which it does whenever SIGINT was not ignored, i.e.
-# when a one-shot command runs in the foreground of a terminal.  `onshi snapshot build
-# --database-url` returned its snapshot through asyncio.run and spent 200 s and 11 GB
-# at 10 M members printing arrays nobody read (the "foreground" anomaly).
+# the SIGINT handler it installed, which it does whenever SIGINT is not ignored (any
+# command but one a non-interactive shell started with &).  `onshi snapshot build
+# --database-url` returned its snapshot through asyncio.run and took 205-237 s and
+# 13.6 GB instead of about 45 s and 2.6 GB at 10 M members in a terminal, printing
+# arrays nobody read (the "foreground" anomaly).
 
 
 @dataclass(repr=False)

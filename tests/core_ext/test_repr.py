@@ -1,9 +1,10 @@
 """The snapshot containers print counts, not rows.
 
-asyncio.run formats its finished main task, result included, when it puts back the
-SIGINT handler it installed (whenever SIGINT is not ignored: a command run in the
-foreground of a terminal).  With the dataclass repr, `onshi snapshot build
---database-url` spent minutes and gigabytes printing its arrays at 10 M members.
+Python 3.11's asyncio.run formats its finished main task, result included, when it
+puts back the SIGINT handler it installed (whenever SIGINT is not ignored: any command
+but one a non-interactive shell started with &).  With the dataclass repr, `onshi
+snapshot build --database-url` spent minutes and gigabytes printing its arrays at 10 M
+members.
 """
 
 from __future__ import annotations
