@@ -256,7 +256,7 @@ def main() -> int:
             },
         )
     if args.frameworks:
-        comparisons = {"fastapi": ("fastapi_app:app", {})}
+        comparisons: dict[str, tuple[str, dict[str, str]]] = {"fastapi": ("fastapi_app:app", {})}
         if scratch:
             database = args.database_url.rsplit("/", 1)[0] + "/" + scratch
             comparisons["asyncpg"] = ("asyncpg_app:app", {"BENCH_DATABASE_URL": database})

@@ -38,8 +38,8 @@ def main() -> int:
         for _ in range(args.rounds):
             out = subprocess.run([str(probe), *map(str, sizes)], capture_output=True, text=True, check=True)
             for line in out.stdout.splitlines():
-                size, nanoseconds, _ = line.split()
-                latencies[int(size)].append(float(nanoseconds))
+                mib, nanoseconds, _ = line.split()
+                latencies[int(mib)].append(float(nanoseconds))
     print(f"dependent loads, one per 64-byte line in a random cycle ({args.rounds} rounds, medians):")
     for size in sizes:
         print(f"  {size:5d} MiB: {statistics.median(latencies[size]):6.1f} ns per load")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import gc
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,7 +242,7 @@ def _unique(check: _Checker, seen: dict[Any, int], value: Any, column: str) -> N
         seen[value] = check.line
 
 
-def validate(sources: dict[str, Source], compiled: bool = True) -> DataSet:
+def validate(sources: Mapping[str, Source], compiled: bool = True) -> DataSet:
     """See _validate; the cyclic garbage collector is paused meanwhile.
 
     Millions of row tuples and no reference cycles: left on, the collector re-walks
@@ -257,7 +257,7 @@ def validate(sources: dict[str, Source], compiled: bool = True) -> DataSet:
             gc.enable()
 
 
-def _validate(sources: dict[str, Source], compiled: bool) -> DataSet:
+def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
     """Check every row of every file; return the data set or raise DataSetError.
 
     With `compiled` (and the extension

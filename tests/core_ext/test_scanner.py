@@ -143,7 +143,7 @@ def batch_bodies(draw: st.DrawFn) -> tuple[Any, bytes, bytes]:
     items: list[Any] = draw(st.lists(requests(tables), max_size=6))
     if draw(st.booleans()):  # the items take the batch's default day
         items = [{k: v for k, v in item.items() if k != "confirmation_date"} for item in items]
-    if items and draw(st.booleans()):  # an item the validator refuses
+    if len(items) > 0 and draw(st.booleans()):  # an item the validator refuses
         items[draw(st.integers(0, len(items) - 1))] = {"presented": draw(st.sampled_from(["x", 1, None]))}
     batch: dict[str, Any] = {
         "institution_code": draw(st.sampled_from([INSTITUTION, "2710000027"])),

@@ -159,6 +159,7 @@ def test_change_log_names_the_persons_each_change_touches(loaded: str) -> None:
             await conn.execute("UPDATE qualifications SET person_id = 1 WHERE qualification_id = 9001")
             moved = Dirty()
             seq2 = await read_changes(conn, seq, moved)
+            assert seq2 is not None
             assert moved.persons == {900, 1}
             await conn.execute("DELETE FROM documents WHERE qualification_id = 9001")  # none: no entry
             await conn.execute("UPDATE insurers SET name = name")
