@@ -30,10 +30,16 @@ static double seconds(void) {
 
 static int probe(size_t mib, long loads) {
     size_t lines = mib * 1024 * 1024 / 64;
+    if (lines < 2) {
+        fprintf(stderr, "memlat: a working set of %zu MiB is too small\n", mib);
+        return 1;
+    }
     uint64_t *mem = aligned_alloc(64, lines * 64);
     size_t *order = malloc(lines * sizeof(size_t));
-    if (mem == NULL || order == NULL || lines < 2) {
+    if (mem == NULL || order == NULL) {
         fprintf(stderr, "memlat: cannot allocate %zu MiB\n", mib);
+        free(mem);
+        free(order);
         return 1;
     }
     for (size_t i = 0; i < lines; i++)
