@@ -17,7 +17,9 @@ Layout (all day numbers are `date.toordinal()` values):
   its hash;
 - the serial index: `cert_slots` / `cert_slot_tag` over certificates;
 - strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8 behind
-  their length, addressed by offset; a repeated string is stored once.
+  their length, addressed by offset; a repeated string is stored once;
+- the person, qualification and certificate columns are stored row by row
+  (`_rows`), one cache line per lookup step instead of one per column.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ._codes import LEGACY_CARD
+from ._rows import LAYOUT_OF, LAYOUTS, PERSON_ROWS, QUAL_ROWS, column_view, pack, row_count
 from ._text import (
     NO_END,
     fnv1a,
@@ -135,9 +138,33 @@ class Tables:
         return f"Tables({counts})"
 
 
+class RowColumn:
+    """A column kept in a row buffer (see `_rows`), read as a strided memoryview.
+
+    The view is made on first use and then found in the instance's __dict__."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.layout = LAYOUT_OF[name]
+
+    def __get__(self, obj: object, owner: type | None = None) -> memoryview:
+        if obj is None:
+            raise AttributeError(self.name)
+        view = column_view(self.layout, getattr(obj, self.layout.field), self.name)
+        obj.__dict__[self.name] = view
+        return view
+
+
 @dataclass(repr=False)
 class SnapshotData:
-    """The arrays of one snapshot generation (see the module docstring)."""
+    """The arrays of one snapshot generation (see the module docstring).
+
+    The columns a decision reads together are stored in rows (q_rows, p_rows, c_rows:
+    see `_rows`) and read by name through RowColumn views: p_id, p_birth, p_name,
+    p_kana, p_qual, p_reg_from, p_reg_last; q_id, q_person, q_insurer, q_symbol,
+    q_number, q_branch, q_relationship, q_acquired, q_lost, q_income, q_limit, q_sex;
+    c_person, c_serial, c_issued, c_expires, c_revoked, c_face_only.  Build one from
+    columns with `SnapshotData(**with_rows(columns))`."""
 
     version: str
     arena: bytes
@@ -145,25 +172,9 @@ class SnapshotData:
     insurer_names: list[str]
     insurer_late: array
     insurer_index: dict[str, int]
-    p_id: array  # uint32; BIG_ID marks an id kept in p_id_big (ids of 2^32 - 1 and more)
-    p_birth: array
+    p_rows: Any  # PERSON_ROWS, persons + 1 rows (the last holds only p_qual's end)
     p_sex: array
-    p_name: array  # arena offsets (length-prefixed strings)
-    p_kana: array  # arena offsets; -1 = none
-    p_qual: array
-    p_reg_from: array  # event day (int16, see event_day); EVENT_MAX = not registered
-    p_reg_last: array  # event day; EVENT_MIN when not registered
-    q_id: array  # uint32; BIG_ID marks an id kept in q_id_big
-    q_person: array
-    q_insurer: array  # int16
-    q_symbol: array  # arena offsets
-    q_number: array  # arena offsets
-    q_branch: array
-    q_relationship: array
-    q_acquired: array
-    q_lost: array
-    q_income: array
-    q_limit: array  # int8 index into limit_names, -1 = none
+    q_rows: Any  # QUAL_ROWS
     q_doc: array
     limit_names: list[str]
     d_kind: array
@@ -173,30 +184,60 @@ class SnapshotData:
     key_members: array  # qualification rows by key; the last of each group stored as ~row
     key_slots: array
     key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
-    c_person: array
-    c_serial: array  # arena offsets of packed serials (pack_serial)
-    c_issued: array  # event days (int16); the grace end is computed from c_expires
-    c_expires: array
-    c_revoked: array
-    c_face_only: array
+    c_rows: Any  # CERT_ROWS
     cert_slots: array
     cert_slot_tag: array
     p_id_big: dict[int, int] = field(default_factory=dict)  # person index -> id
     q_id_big: dict[int, int] = field(default_factory=dict)  # qualification index -> id
 
+    p_id = RowColumn()  # uint32; BIG_ID marks an id kept in p_id_big (ids of 2^32 - 1 and more)
+    p_birth = RowColumn()
+    p_name = RowColumn()  # arena offsets (length-prefixed strings)
+    p_kana = RowColumn()  # arena offsets; -1 = none
+    p_qual = RowColumn()
+    p_reg_from = RowColumn()  # event day (int16, see event_day); EVENT_MAX = not registered
+    p_reg_last = RowColumn()  # event day; EVENT_MIN when not registered
+    q_id = RowColumn()  # uint32; BIG_ID marks an id kept in q_id_big
+    q_person = RowColumn()
+    q_insurer = RowColumn()  # int16
+    q_symbol = RowColumn()  # arena offsets
+    q_number = RowColumn()  # arena offsets
+    q_branch = RowColumn()
+    q_relationship = RowColumn()
+    q_acquired = RowColumn()
+    q_lost = RowColumn()
+    q_income = RowColumn()
+    q_limit = RowColumn()  # int8 index into limit_names, -1 = none
+    q_sex = RowColumn()  # p_sex of q_person
+    c_person = RowColumn()
+    c_serial = RowColumn()  # arena offsets of packed serials (pack_serial)
+    c_issued = RowColumn()  # event days (int16); the grace end is computed from c_expires
+    c_expires = RowColumn()
+    c_revoked = RowColumn()
+    c_face_only = RowColumn()
+
     @property
     def persons(self) -> int:
-        return len(self.p_id)
+        return row_count(PERSON_ROWS, self.p_rows)
 
     @property
     def qualifications(self) -> int:
-        return len(self.q_id)
+        return row_count(QUAL_ROWS, self.q_rows)
 
     def __repr__(self) -> str:
         return (
             f"SnapshotData(version={self.version!r}, persons={self.persons}, "
             f"qualifications={self.qualifications}, arena={len(self.arena)} bytes)"
         )
+
+
+def with_rows(columns: dict[str, Any]) -> dict[str, Any]:
+    """SnapshotData's fields from every column: the row-grouped ones packed (and dropped)."""
+    p_sex = columns["p_sex"]
+    columns["q_sex"] = array("b", map(p_sex.__getitem__, columns["q_person"]))
+    for layout in LAYOUTS:
+        columns[layout.field] = pack(layout, {name: columns.pop(name) for name in layout.columns})
+    return columns
 
 
 LONG_TEXT = 255  # a length byte of 255 is followed by the length as 4 bytes (little-endian)
@@ -386,7 +427,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
     q_id_big: dict[int, int] = {}
     fingerprint = hashlib.sha256(bytes(arena.buf))
     fingerprint.update(repr((len(persons), len(quals), len(docs), len(certs))).encode())
-    return SnapshotData(
+    columns = dict(
         version=fingerprint.hexdigest()[:16],
         arena=bytes(arena.buf),
         insurer_numbers=[ins.insurer_number for ins in tables.insurers],
@@ -441,3 +482,4 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         p_id_big=p_id_big,
         q_id_big=q_id_big,
     )
+    return SnapshotData(**with_rows(columns))

@@ -79,6 +79,44 @@ cdef struct Warm:
     int person
 
 
+# The rows of core_ext._rows (QUAL_ROWS, PERSON_ROWS, CERT_ROWS): the same sizes and
+# offsets, which core_ext._core.row_offsets reports for a test to compare.
+cdef struct QRow:
+    int32_t person
+    int32_t symbol         # arena offsets
+    int32_t number
+    int32_t acquired
+    int32_t lost
+    uint32_t id            # BIG_ID: in q_id_big
+    int16_t insurer
+    int8_t branch
+    int8_t relationship
+    int8_t income
+    int8_t limit
+    int8_t sex             # the person's (the answer's person block is written from the row)
+    int8_t unused
+
+
+cdef struct PRow:
+    int32_t qual           # the person's rows are qual .. (the next person's qual) - 1
+    int32_t birth
+    int32_t name
+    int32_t kana
+    uint32_t id
+    int16_t reg_from
+    int16_t reg_last
+
+
+cdef struct CRow:
+    int32_t person
+    int32_t serial
+    int16_t issued
+    int16_t expires
+    int16_t revoked
+    int8_t face_only
+    int8_t unused
+
+
 cdef struct Decision:
     int code
     int qual               # -1 = nothing to disclose
@@ -102,27 +140,8 @@ cdef class Core:
     cdef list insurer_json     # per insurer: b',"insurer_number":…,"insurer_name":…'
     cdef list limit_json       # per limit category: its name as a JSON string
     cdef const int8_t[::1] insurer_late
-    cdef const uint32_t[::1] p_id
     cdef dict p_id_big
-    cdef const int32_t[::1] p_birth
-    cdef const int8_t[::1] p_sex
-    cdef const int32_t[::1] p_name
-    cdef const int32_t[::1] p_kana
-    cdef const int32_t[::1] p_qual
-    cdef const int16_t[::1] p_reg_from
-    cdef const int16_t[::1] p_reg_last
-    cdef const uint32_t[::1] q_id
     cdef dict q_id_big
-    cdef const int32_t[::1] q_person
-    cdef const int16_t[::1] q_insurer
-    cdef const int32_t[::1] q_symbol
-    cdef const int32_t[::1] q_number
-    cdef const int8_t[::1] q_branch
-    cdef const int8_t[::1] q_relationship
-    cdef const int32_t[::1] q_acquired
-    cdef const int32_t[::1] q_lost
-    cdef const int8_t[::1] q_income
-    cdef const int8_t[::1] q_limit
     cdef const int32_t[::1] q_doc
     cdef const int8_t[::1] d_kind
     cdef const int16_t[::1] d_issued
@@ -131,14 +150,12 @@ cdef class Core:
     cdef const int32_t[::1] key_members
     cdef const int32_t[::1] key_slots
     cdef const uint16_t[::1] key_slot_tag
-    cdef const int32_t[::1] c_person
-    cdef const int32_t[::1] c_serial
-    cdef const int16_t[::1] c_issued
-    cdef const int16_t[::1] c_expires
-    cdef const int16_t[::1] c_revoked
-    cdef const int8_t[::1] c_face_only
     cdef const int32_t[::1] cert_slots
     cdef const uint16_t[::1] cert_slot_tag
+    cdef object _rows_ref      # the row buffers the pointers below point into
+    cdef const QRow* qrows
+    cdef const PRow* prows
+    cdef const CRow* crows
     cdef long long counts[16]
     cdef str _last_checked_at
     cdef bytes _last_checked_at_json
@@ -163,8 +180,8 @@ cdef class Core:
     cdef bint _registered(self, int p, int day)
     cdef Decision _card_path(self, const Req* r)
     cdef Decision _number_path(self, const Req* r)
-    cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1
-    cdef int _put_person(self, Buf* b, int p) except -1
+    cdef int _put_text(self, Buf* b, int32_t offset) except -1
+    cdef int _put_person(self, Buf* b, int q) except -1
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1
     cdef Core _route(self, const Req* r)
     cdef bytes _checked_at_json(self, str checked_at)

@@ -19,6 +19,9 @@ def day_text(day: int) -> str:
 def day_parts(day: int) -> tuple[int, int, int]:
     """(year, month, day) of a day number."""
 
+def row_offsets() -> dict[str, tuple[int, dict[str, int]]]: ...
+def buffer_address(view: bytes | bytearray | memoryview) -> int: ...
+
 class Core:
     """Decisions over one immutable snapshot, optionally with an overlay of changed persons.
 

@@ -23,6 +23,9 @@ from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
 from ._text import normalise_number, normalise_symbol
 
+cdef extern from "<stdlib.h>" nogil:
+    void* aligned_alloc(size_t alignment, size_t size)
+
 cdef extern from *:
     void prefetch "__builtin_prefetch"(const void* address) noexcept nogil
 
@@ -807,27 +810,15 @@ cdef class Core:
             for number, name in zip(data.insurer_numbers, data.insurer_names)]
         self.limit_json = [orjson.dumps(name) for name in data.limit_names]
         self.insurer_late = data.insurer_late
-        self.p_id = data.p_id
+        cdef const unsigned char[::1] q_rows = data.q_rows
+        cdef const unsigned char[::1] p_rows = data.p_rows
+        cdef const unsigned char[::1] c_rows = data.c_rows
+        self._rows_ref = (q_rows, p_rows, c_rows)
+        self.qrows = <const QRow*>&q_rows[0] if q_rows.shape[0] else NULL
+        self.prows = <const PRow*>&p_rows[0]  # never empty: the last row ends p_qual
+        self.crows = <const CRow*>&c_rows[0] if c_rows.shape[0] else NULL
         self.p_id_big = data.p_id_big
-        self.p_birth = data.p_birth
-        self.p_sex = data.p_sex
-        self.p_name = data.p_name
-        self.p_kana = data.p_kana
-        self.p_qual = data.p_qual
-        self.p_reg_from = data.p_reg_from
-        self.p_reg_last = data.p_reg_last
-        self.q_id = data.q_id
         self.q_id_big = data.q_id_big
-        self.q_person = data.q_person
-        self.q_insurer = data.q_insurer
-        self.q_symbol = data.q_symbol
-        self.q_number = data.q_number
-        self.q_branch = data.q_branch
-        self.q_relationship = data.q_relationship
-        self.q_acquired = data.q_acquired
-        self.q_lost = data.q_lost
-        self.q_income = data.q_income
-        self.q_limit = data.q_limit
         self.q_doc = data.q_doc
         self.d_kind = data.d_kind
         self.d_issued = data.d_issued
@@ -836,12 +827,6 @@ cdef class Core:
         self.key_members = data.key_members
         self.key_slots = data.key_slots
         self.key_slot_tag = data.key_slot_tag
-        self.c_person = data.c_person
-        self.c_serial = data.c_serial
-        self.c_issued = data.c_issued
-        self.c_expires = data.c_expires
-        self.c_revoked = data.c_revoked
-        self.c_face_only = data.c_face_only
         self.cert_slots = data.cert_slots
         self.cert_slot_tag = data.cert_slot_tag
         for i in range(16):
@@ -1094,6 +1079,7 @@ cdef class Core:
         cdef Py_ssize_t size = self.key_slots.shape[0]
         cdef Py_ssize_t i = home_slot(h, size)
         cdef int g, q
+        cdef const QRow* row
         while True:
             g = self.key_slots[i]
             if g == -1:
@@ -1102,9 +1088,10 @@ cdef class Core:
                 q = self.key_members[g]
                 if q < 0:
                     q = ~q
-                if (self.q_insurer[q] == r.insurer
-                        and text_equals(self.arena, self.q_symbol[q], r.symbol, r.symbol_len)
-                        and text_equals(self.arena, self.q_number[q], r.number, r.number_len)):
+                row = &self.qrows[q]
+                if (row.insurer == r.insurer
+                        and text_equals(self.arena, row.symbol, r.symbol, r.symbol_len)
+                        and text_equals(self.arena, row.number, r.number, r.number_len)):
                     return g
             i = i + 1 if i + 1 < size else 0
 
@@ -1122,7 +1109,7 @@ cdef class Core:
             if c == -1:
                 return -1
             if (self.cert_slot_tag[i] == tag
-                    and text_equals(self.arena, self.c_serial[c], packed, packed_len)):
+                    and text_equals(self.arena, self.crows[c].serial, packed, packed_len)):
                 return c
             i = i + 1 if i + 1 < size else 0
 
@@ -1136,7 +1123,7 @@ cdef class Core:
         loads of lines an earlier stage fetched; never changes a decision (the decision
         reads everything again)."""
         cdef uint64_t h
-        cdef int q, p
+        cdef int q, p, k
         if stage == 0:
             w.slot = -1
             w.row = w.qual = w.person = -1
@@ -1158,20 +1145,15 @@ cdef class Core:
                 if w.row < 0:
                     w.slot = -1
                     return
-                prefetch(&self.c_person[w.row])
-                prefetch(&self.c_serial[w.row])
-                prefetch(&self.c_issued[w.row])
-                prefetch(&self.c_expires[w.row])
-                prefetch(&self.c_revoked[w.row])
-                prefetch(&self.c_face_only[w.row])
+                prefetch(&self.crows[w.row])
             elif stage == 2:
-                w.person = self.c_person[w.row]
-                prefetch(self.arena + self.c_serial[w.row])
+                w.person = self.crows[w.row].person
+                prefetch(self.arena + self.crows[w.row].serial)
                 self._fetch_person(w.person)
             elif stage == 3:
                 p = w.person
-                q = w.qual = self.p_qual[p + 1] - 1  # the latest row, where the scan starts
-                if q < self.p_qual[p]:  # no rows
+                q = w.qual = self.prows[p + 1].qual - 1  # the latest row, where the scan starts
+                if q < self.prows[p].qual:  # no rows
                     w.slot = -1
                     return
                 self._fetch_qualification(q)
@@ -1191,64 +1173,52 @@ cdef class Core:
                 self._fetch_qualification(w.qual)
             elif stage == 3:
                 q = w.qual
-                w.person = self.q_person[q]
+                w.person = self.qrows[q].person
                 self._fetch_codes(q)
                 self._fetch_person(w.person)
-                prefetch(&self.d_kind[self.q_doc[q]])
-                prefetch(&self.d_issued[self.q_doc[q]])
-                prefetch(&self.d_until[self.q_doc[q]])
-                prefetch(&self.d_void[self.q_doc[q]])
+                if r.presented != UNSPECIFIED and r.presented != INFO_NOTICE:
+                    prefetch(&self.q_doc[q])
             elif stage == 4:
                 self._fetch_names(w.person)
+                if r.presented != UNSPECIFIED and r.presented != INFO_NOTICE:
+                    k = self.q_doc[w.qual]
+                    prefetch(&self.d_kind[k])
+                    prefetch(&self.d_issued[k])
+                    prefetch(&self.d_until[k])
+                    prefetch(&self.d_void[k])
 
     cdef void _fetch_person(self, int p) noexcept nogil:
-        """Prefetch every column of person p."""
-        prefetch(&self.p_qual[p])
-        prefetch(&self.p_reg_from[p])
-        prefetch(&self.p_reg_last[p])
-        prefetch(&self.p_birth[p])
-        prefetch(&self.p_name[p])
-        prefetch(&self.p_kana[p])
-        prefetch(&self.p_sex[p])
+        """Prefetch person p's row."""
+        prefetch(&self.prows[p])
 
     cdef void _fetch_qualification(self, int q) noexcept nogil:
-        """Prefetch every column of qualification q."""
-        prefetch(&self.q_person[q])
-        prefetch(&self.q_insurer[q])
-        prefetch(&self.q_symbol[q])
-        prefetch(&self.q_number[q])
-        prefetch(&self.q_branch[q])
-        prefetch(&self.q_acquired[q])
-        prefetch(&self.q_lost[q])
-        prefetch(&self.q_doc[q])
-        prefetch(&self.q_id[q])
-        prefetch(&self.q_relationship[q])
-        prefetch(&self.q_income[q])
-        prefetch(&self.q_limit[q])
+        """Prefetch qualification q's row."""
+        prefetch(&self.qrows[q])
 
     cdef void _fetch_codes(self, int q) noexcept nogil:
-        """Prefetch qualification q's symbol and number text (its columns must be cached)."""
-        prefetch(self.arena + self.q_symbol[q])
-        prefetch(self.arena + self.q_number[q])
+        """Prefetch qualification q's symbol and number text (its row must be cached)."""
+        prefetch(self.arena + self.qrows[q].symbol)
+        prefetch(self.arena + self.qrows[q].number)
 
     cdef void _fetch_names(self, int p) noexcept nogil:
-        """Prefetch person p's name texts (its columns must be cached)."""
-        prefetch(self.arena + self.p_name[p])
-        if self.p_kana[p] >= 0:
-            prefetch(self.arena + self.p_kana[p])
+        """Prefetch person p's name texts (its row must be cached)."""
+        prefetch(self.arena + self.prows[p].name)
+        if self.prows[p].kana >= 0:
+            prefetch(self.arena + self.prows[p].kana)
 
     cdef bint _in_force(self, int q, int day):
-        return self.q_acquired[q] <= day < self.q_lost[q]
+        return self.qrows[q].acquired <= day < self.qrows[q].lost
 
     cdef bint _registered(self, int p, int day):
         cdef int rel = day - EVENT_BASE  # registrations are stored as event days
-        return self.p_reg_from[p] <= rel <= self.p_reg_last[p]
+        return self.prows[p].reg_from <= rel <= self.prows[p].reg_last
 
     # ---------------------------------------------------------- decisions
 
     cdef Decision _card_path(self, const Req* r):
         cdef Decision out
         cdef int day = r.day, c, p, q
+        cdef const CRow* cert
         out.qual = -1
         out.person = -1
         out.warnings = 0
@@ -1259,18 +1229,19 @@ cdef class Core:
         if c < 0:
             out.code = CERTIFICATE_UNKNOWN
             return out
-        p = self.c_person[c]
+        cert = &self.crows[c]
+        p = cert.person
         out.person = p
         cdef int rel = day - EVENT_BASE  # certificate dates are stored as event days
-        cdef int expires = self.c_expires[c]
+        cdef int expires = cert.expires
         cdef int grace_end = EVENT_MAX if expires == EVENT_MAX else (
             certificate_grace_end(expires + EVENT_BASE) - EVENT_BASE)
-        if rel < self.c_issued[c] or self.c_revoked[c] <= rel or rel > grace_end:
+        if rel < cert.issued or cert.revoked <= rel or rel > grace_end:
             out.code = CERTIFICATE_INVALID
             return out
         if rel > expires:
             out.warnings |= W_GRACE
-        if self.c_face_only[c] and r.auth_method == AUTH_PIN:
+        if cert.face_only and r.auth_method == AUTH_PIN:
             out.code = FACE_AUTH_REQUIRED
             return out
         if not self._registered(p, day):
@@ -1278,7 +1249,8 @@ cdef class Core:
             return out
         # Rows are sorted by (acquired_on, id): scanning backwards meets the latest first.
         out.code = NO_VALID_QUALIFICATION
-        for q in range(self.p_qual[p + 1] - 1, self.p_qual[p] - 1, -1):
+        cdef int first = self.prows[p].qual, end = self.prows[p + 1].qual
+        for q in range(end - 1, first - 1, -1):
             if self._in_force(q, day):
                 if out.code == VALID:
                     out.code = VALID_MULTIPLE
@@ -1287,8 +1259,8 @@ cdef class Core:
                     out.code = VALID
                     out.qual = q
         if out.code == NO_VALID_QUALIFICATION:
-            for q in range(self.p_qual[p + 1] - 1, self.p_qual[p] - 1, -1):
-                if self.q_acquired[q] <= day:
+            for q in range(end - 1, first - 1, -1):
+                if self.qrows[q].acquired <= day:
                     out.qual = q
                     break
         return out
@@ -1296,8 +1268,9 @@ cdef class Core:
     cdef Decision _number_path(self, const Req* r):
         cdef Decision out
         cdef int day = r.day, g, k, q, p = -1, chosen_in_force = -1, chosen_started = -1
-        cdef int earliest = -1, o, best_end = NO_DOCUMENT, rel
+        cdef int earliest = -1, o, best_end = NO_DOCUMENT, rel, person
         cdef bint issued = False
+        cdef const QRow* row
         out.qual = -1
         out.person = -1
         out.warnings = 0
@@ -1322,19 +1295,21 @@ cdef class Core:
                 k = -1
             else:
                 k += 1
-            if self.p_birth[self.q_person[q]] != r.birthdate:
+            row = &self.qrows[q]
+            person = row.person
+            if self.prows[person].birth != r.birthdate:
                 continue
-            if r.branch >= 0 and self.q_branch[q] != r.branch:
+            if r.branch >= 0 and row.branch != r.branch:
                 continue
             if p == -1:
-                p = self.q_person[q]
-            elif p != self.q_person[q]:
+                p = person
+            elif p != person:
                 out.code = AMBIGUOUS
                 return out
             # Within one person, a higher row number is a later (acquired_on, id).
-            if self._in_force(q, day) and q > chosen_in_force:
+            if row.acquired <= day < row.lost and q > chosen_in_force:
                 chosen_in_force = q
-            if self.q_acquired[q] <= day and q > chosen_started:
+            if row.acquired <= day and q > chosen_started:
                 chosen_started = q
             if earliest == -1 or q < earliest:
                 earliest = q
@@ -1344,12 +1319,13 @@ cdef class Core:
             chosen_started if chosen_started >= 0 else earliest)
         out.qual = q
         out.person = p
-        if day < self.q_acquired[q]:
+        row = &self.qrows[q]
+        if day < row.acquired:
             out.code = NOT_YET_EFFECTIVE
             return out
-        if day >= self.q_lost[q]:
+        if day >= row.lost:
             out.code = LOST
-            for o in range(self.p_qual[p], self.p_qual[p + 1]):
+            for o in range(self.prows[p].qual, self.prows[p + 1].qual):
                 if o != q and self._in_force(o, day):
                     out.code = SUPERSEDED
                     break
@@ -1381,32 +1357,35 @@ cdef class Core:
     # Answers are written straight into one byte buffer: no dicts, no str objects,
     # no serializer pass.  Everything fixed is encoded once (module or __init__).
 
-    cdef int _put_text(self, Buf* b, const int32_t[::1] offsets, Py_ssize_t i) except -1:
+    cdef int _put_text(self, Buf* b, int32_t offset) except -1:
         cdef Py_ssize_t n
-        cdef const unsigned char* text = text_at(self.arena, offsets[i], &n)
+        cdef const unsigned char* text = text_at(self.arena, offset, &n)
         put_json_string(b, <const char*>text, n)
         return 0
 
-    cdef int _put_person(self, Buf* b, int p) except -1:
+    cdef int _put_person(self, Buf* b, int q) except -1:
+        """The person block of the person qualification q belongs to."""
+        cdef const PRow* person = &self.prows[self.qrows[q].person]
         put(b, b'{"name":', 8)
-        self._put_text(b, self.p_name, p)
+        self._put_text(b, person.name)
         put(b, b',"name_kana":', 13)
-        if self.p_kana[p] >= 0:
-            self._put_text(b, self.p_kana, p)
+        if person.kana >= 0:
+            self._put_text(b, person.kana)
         else:
             put(b, b"null", 4)
         put(b, b',"sex":', 7)
-        put_int(b, self.p_sex[p])
+        put_int(b, self.qrows[q].sex)
         put(b, b',"birthdate":', 13)
-        put_day(b, self.p_birth[p])
+        put_day(b, person.birth)
         put(b, b"}", 1)
         return 0
 
     cdef int _put_qualification(self, Buf* b, int q, int day, bint limit_consent) except -1:
-        cdef int p = self.q_person[q], ins = self.q_insurer[q], branch = self.q_branch[q]
-        cdef int income = self.q_income[q], copay, limit
+        cdef const QRow* row = &self.qrows[q]
+        cdef int ins = row.insurer, branch = row.branch
+        cdef int income = row.income, copay, limit
         cdef bint late = self.insurer_late[ins]
-        cdef int birth = self.p_birth[p]
+        cdef int birth = self.prows[row.person].birth
         cdef bint elderly = not late and day >= elderly_first_day(birth)
         cdef bint preschool = day <= preschool_last_day(birth)
         if late:
@@ -1418,15 +1397,15 @@ cdef class Core:
         else:
             copay = 30
         put(b, b'{"qualification_id":', 20)
-        if self.q_id[q] != BIG_ID:
-            put_int(b, self.q_id[q])
+        if row.id != BIG_ID:
+            put_int(b, row.id)
         else:
             put_int(b, self.q_id_big[q])
         put_bytes(b, self.insurer_json[ins])  # ,"insurer_number":…,"insurer_name":…
         put(b, b',"symbol":', 10)
-        self._put_text(b, self.q_symbol, q)
+        self._put_text(b, row.symbol)
         put(b, b',"number":', 10)
-        self._put_text(b, self.q_number, q)
+        self._put_text(b, row.number)
         if branch < 0:
             put(b, b',"branch":null', 14)
         else:
@@ -1434,14 +1413,14 @@ cdef class Core:
             put_digits2(b, branch)
             put(b, b'"', 1)
         put(b, b',"relationship":', 16)
-        put_int(b, self.q_relationship[q])
+        put_int(b, row.relationship)
         put(b, b',"acquired_on":', 15)
-        put_day(b, self.q_acquired[q])
+        put_day(b, row.acquired)
         put(b, b',"lost_on":', 11)
-        if self.q_lost[q] == NO_END:
+        if row.lost == NO_END:
             put(b, b"null", 4)
         else:
-            put_day(b, self.q_lost[q])
+            put_day(b, row.lost)
         put(b, b',"copay_percent":', 17)
         put_int(b, copay)
         put(b, b',"preschool":', 13)
@@ -1451,7 +1430,7 @@ cdef class Core:
         put(b, b',"late_elderly":', 16)
         put_bool(b, late)
         if limit_consent:
-            limit = self.q_limit[q]
+            limit = row.limit
             put(b, b',"limit_category":', 18)
             if limit < 0:
                 put(b, b"null", 4)
@@ -1492,11 +1471,11 @@ cdef class Core:
         w[0] = b','
         w += 1
         if p >= 0:
-            w = write_int(w, self.p_id[p] if self.p_id[p] != BIG_ID else <long long>self.p_id_big[p])
+            w = write_int(w, self.prows[p].id if self.prows[p].id != BIG_ID else <long long>self.p_id_big[p])
         w[0] = b','
         w += 1
         if q >= 0:
-            w = write_int(w, self.q_id[q] if self.q_id[q] != BIG_ID else <long long>self.q_id_big[q])
+            w = write_int(w, self.qrows[q].id if self.qrows[q].id != BIG_ID else <long long>self.q_id_big[q])
         w[0] = b'\n'
         return PyByteArray_Resize(log, w + 1 - base)
 
@@ -1535,16 +1514,16 @@ cdef class Core:
         if not (CODE_DISCLOSES[dec.code] and dec.qual >= 0):
             put(b, b'],"person":null,"qualification":null,"alternatives":[]', 54)
             return 0
-        p = core.q_person[dec.qual]
+        p = core.qrows[dec.qual].person
         put(b, b'],"person":', 11)
-        core._put_person(b, p)
+        core._put_person(b, dec.qual)
         put(b, b',"qualification":', 17)
         core._put_qualification(b, dec.qual, r.day, r.limit_consent)
         put(b, b',"alternatives":[', 17)
         if dec.code == VALID_MULTIPLE:
             # The person's other qualifications in force, latest first.
             first = True
-            for q in range(dec.qual - 1, core.p_qual[p] - 1, -1):
+            for q in range(dec.qual - 1, core.prows[p].qual - 1, -1):
                 if core._in_force(q, r.day):
                     if not first:
                         put(b, b",", 1)
@@ -1722,3 +1701,34 @@ cdef class Core:
             return 200, PyBytes_FromStringAndSize(b.p, b.n)
         finally:
             free(b.p)
+
+
+def row_offsets():
+    """Each row struct's size and field offsets, named as in core_ext._rows (for a test)."""
+    cdef QRow q
+    cdef PRow p
+    cdef CRow c
+    cdef size_t qb = <size_t>&q, pb = <size_t>&p, cb = <size_t>&c
+    return {
+        "q_rows": (sizeof(QRow), {
+            "q_person": <size_t>&q.person - qb, "q_symbol": <size_t>&q.symbol - qb,
+            "q_number": <size_t>&q.number - qb, "q_acquired": <size_t>&q.acquired - qb,
+            "q_lost": <size_t>&q.lost - qb, "q_id": <size_t>&q.id - qb,
+            "q_insurer": <size_t>&q.insurer - qb, "q_branch": <size_t>&q.branch - qb,
+            "q_relationship": <size_t>&q.relationship - qb, "q_income": <size_t>&q.income - qb,
+            "q_limit": <size_t>&q.limit - qb, "q_sex": <size_t>&q.sex - qb}),
+        "p_rows": (sizeof(PRow), {
+            "p_qual": <size_t>&p.qual - pb, "p_birth": <size_t>&p.birth - pb,
+            "p_name": <size_t>&p.name - pb, "p_kana": <size_t>&p.kana - pb,
+            "p_id": <size_t>&p.id - pb, "p_reg_from": <size_t>&p.reg_from - pb,
+            "p_reg_last": <size_t>&p.reg_last - pb}),
+        "c_rows": (sizeof(CRow), {
+            "c_person": <size_t>&c.person - cb, "c_serial": <size_t>&c.serial - cb,
+            "c_issued": <size_t>&c.issued - cb, "c_expires": <size_t>&c.expires - cb,
+            "c_revoked": <size_t>&c.revoked - cb, "c_face_only": <size_t>&c.face_only - cb}),
+    }
+
+
+def buffer_address(const unsigned char[::1] view):
+    """The address of a byte buffer's first byte (for a test of the rows' alignment)."""
+    return <size_t>&view[0] if view.shape[0] else 0

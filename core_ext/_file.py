@@ -10,8 +10,10 @@ Layout (all integers little-endian):
     28  4  reserved (0)
     32  M  manifest: JSON with the snapshot version, counts, the small tables
            (insurers, limit categories, institutions by key hash) and, per array,
-           its type code, offset in the payload and item count
-    .   P  payload: the arrays, each starting on an 8-byte boundary
+           its type code, offset in the payload and item count; padded with spaces
+           so that the payload starts on a 64-byte boundary
+    .   P  payload: the arrays, each starting on a 64-byte boundary (a cache line:
+           the rows of `_rows` never straddle two)
 
 Opening checks the magic, the version, the lengths against the file size, the
 checksum and every array's bounds; any mismatch raises SnapshotFileError with the
@@ -35,11 +37,12 @@ from typing import Any
 import orjson
 
 from ._build import SnapshotData
+from ._rows import LAYOUTS
 
 MAGIC = b"ONSHISNP"
-FORMAT_VERSION = 2  # 2: index slots placed by the mixed home_slot
+FORMAT_VERSION = 3  # 2: index slots placed by the mixed home_slot; 3: row-grouped columns
 HEADER = struct.Struct("<8sIIQII")
-ALIGN = 8
+ALIGN = 64
 META_FIELDS = ("version", "insurer_numbers", "insurer_names", "limit_names")
 
 
@@ -83,7 +86,7 @@ def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str |
             "arrays": entries,
         }
     )
-    manifest += b" " * ((-len(manifest)) % ALIGN)  # keep the payload 8-byte aligned
+    manifest += b" " * ((-HEADER.size - len(manifest)) % ALIGN)  # the payload starts aligned
     crc = zlib.crc32(manifest)
     for chunk in chunks:
         crc = zlib.crc32(chunk, crc)
@@ -142,6 +145,9 @@ def open_snapshot(path: str | Path, verify: bool = True) -> tuple[SnapshotData, 
         data = SnapshotData(**values)
     except TypeError as exc:
         raise SnapshotFileError(f"{path}: arrays do not match this Onshi ({exc})") from None
+    for layout in LAYOUTS:
+        if len(getattr(data, layout.field)) % layout.size:
+            raise SnapshotFileError(f"{path}: corrupted ({layout.field} is not a whole number of rows)")
     if data.persons != manifest["persons"] or data.qualifications != manifest["qualifications"]:
         raise SnapshotFileError(f"{path}: corrupted (counts do not match the arrays)")
     if len(data.p_qual) != data.persons + 1 or len(data.q_doc) != data.qualifications + 1:

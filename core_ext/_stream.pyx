@@ -42,6 +42,7 @@ from ._build import (
     MAX_LOAD as _MAX_LOAD,
     SnapshotData,
     _legacy_cutoff,
+    with_rows,
 )
 from ._codes import DOCUMENT_KINDS, INCOME_CLASSES, LEGACY_CARD as _LEGACY_CARD
 from ._text import NO_END as _NO_END, registration_last_day
@@ -978,7 +979,7 @@ cdef class StreamBuilder:
         fingerprint = hashlib.sha256(arena)
         fingerprint.update(repr(counts).encode())
         r = self.result
-        return SnapshotData(
+        return SnapshotData(**with_rows(dict(
             version=fingerprint.hexdigest()[:16],
             arena=arena,
             insurer_numbers=[ins.insurer_number for ins in self.insurers],
@@ -1029,7 +1030,7 @@ cdef class StreamBuilder:
             cert_slot_tag=r["cert_slot_tag"],
             p_id_big=p_id_big,
             q_id_big=r["q_id_big"],
-        )
+        )))
 
 
 # ---------------------------------------------------------------------- encoding

@@ -84,4 +84,8 @@ def test_header_is_what_the_docstring_says(example_file: Path) -> None:
     magic, version, manifest_len, payload_len, _crc, reserved = HEADER.unpack_from(example_file.read_bytes())
     assert (magic, version, reserved) == (b"ONSHISNP", FORMAT_VERSION, 0)
     assert HEADER.size + manifest_len + payload_len == example_file.stat().st_size
-    assert manifest_len % 8 == 0
+    # The payload and every array start on a cache line of the (page-aligned) mapping.
+    assert (HEADER.size + manifest_len) % 64 == 0
+    manifest = orjson.loads(example_file.read_bytes()[HEADER.size : HEADER.size + manifest_len])
+    assert {"q_rows", "p_rows", "c_rows"} <= set(manifest["arrays"])
+    assert all(offset % 64 == 0 for _code, offset, _count in manifest["arrays"].values())

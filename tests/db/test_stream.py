@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from core_ext._build import SnapshotData, text_at
+from core_ext._rows import LAYOUTS
 from service.dataset import DataSet, load_dir
 from service.db.importer import import_dataset
 from service.db.snapshot import StreamBuilder, load_snapshot
@@ -32,13 +33,15 @@ CERT_ARRAYS = ("c_person", "c_serial", "c_issued", "c_expires", "c_revoked", "c_
 
 def decoded(data: SnapshotData) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in fields(data):
-        if f.name in ("version", "arena", "cert_slots", "cert_slot_tag", *CERT_ARRAYS):
+    names = [f.name for f in fields(data) if f.name not in {layout.field for layout in LAYOUTS}]
+    names += [name for layout in LAYOUTS for name in layout.columns]  # row-grouped, by name
+    for name in names:
+        if name in ("version", "arena", "cert_slots", "cert_slot_tag", *CERT_ARRAYS):
             continue
-        value = getattr(data, f.name)
-        if f.name in TEXT_ARRAYS:
+        value = getattr(data, name)
+        if name in TEXT_ARRAYS:
             value = [None if off < 0 else text_at(data.arena, off) for off in value]
-        out[f.name] = list(value) if not isinstance(value, dict) else value
+        out[name] = list(value) if not isinstance(value, dict) else value
     certs = zip(*(getattr(data, name) for name in CERT_ARRAYS), strict=True)
     out["certificates"] = sorted(
         (person, text_at(data.arena, serial), *rest) for person, serial, *rest in certs
