@@ -18,14 +18,19 @@ import importlib.util
 import statistics
 import sys
 import sysconfig
+from array import array
+from dataclasses import fields
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from decide import DEMO_INSTITUTION, SNAPSHOT, run_batch, run_single, workload  # noqa: E402
+
+from core_ext._rows import LAYOUTS  # noqa: E402
 
 
 def load_core(checkout: Path) -> ModuleType:
@@ -39,6 +44,19 @@ def load_core(checkout: Path) -> ModuleType:
     return module
 
 
+def core_for(module: ModuleType, data: Any) -> Any:
+    """module.Core(data); a core built before the row-grouped snapshot (543b1c2) reads
+    contiguous columns, so it is given the same values copied out of the rows."""
+    try:
+        return module.Core(data)
+    except (ValueError, BufferError):  # a strided column view is not C-contiguous
+        values = {f.name: getattr(data, f.name) for f in fields(data)}
+        for layout in LAYOUTS:
+            for name, (code, _) in layout.columns.items():
+                values[name] = array(code, getattr(data, name))
+        return module.Core(SimpleNamespace(**values))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("a", type=Path)
@@ -50,7 +68,7 @@ def main() -> int:
     a, b = load_core(args.a), load_core(args.b)
     for members in (int(size) for size in args.members.split(",")):
         data, bodies, items, day = workload(args.count, members)
-        cores = a.Core(data), b.Core(data)
+        cores = core_for(a, data), core_for(b, data)
         batch = orjson.dumps({"institution_code": DEMO_INSTITUTION, "items": items[:2_000]})
         answers = [
             [core.confirm(body, DEMO_INSTITUTION, day, "r", "t", SNAPSHOT) for body in bodies[:2_000]]

@@ -4,9 +4,10 @@ A lookup reads about a dozen fields of one qualification, seven of one person an
 of one certificate.  Stored as one array per field, that is one cache line per field,
 each a likely miss once the snapshot outgrows the cache; stored as fixed-size rows
 (32, 24 and 16 bytes, the arrays aligned to 64), it is one line per row.  Measured
-with bench/ab_core.py (the same snapshot and requests, alternating rounds, one
-process): the compiled core took 0.69-0.78x the time per single confirmation and
-0.72-0.84x per batch item at 100,000-200,000 members.
+with bench/ab_core.py against the columnar core (the same snapshot and requests,
+9 alternating rounds in one process), medians of the per-round time ratios:
+single confirmations 0.73x at 100,000 members and 0.65x at 200,000, batch items
+0.85x and 0.72x.
 
 The columns stay readable by name: `column_view` gives a strided memoryview over the
 rows that indexes, iterates, slices and bisects like the array it replaces, so the
