@@ -111,14 +111,14 @@ def column_view(layout: Layout, rows: Any, name: str) -> memoryview:
 
 
 def pack(layout: Layout, columns: Mapping[str, Any]) -> memoryview:
-    """The rows of `layout` from its columns (each an array or a memoryview of the right type)."""
+    """The rows of `layout` from its columns, each an array (or memoryview) of exactly
+    the column's type code: a signed column given unsigned values is refused, not
+    reinterpreted."""
     first = next(iter(layout.columns))
     count = len(columns[first]) - layout.extra_rows
     rows = aligned_buffer((count + layout.extra_rows) * layout.size)
     for name, (code, _) in layout.columns.items():
         values = memoryview(columns[name])
-        if values.format != code and values.itemsize == array(code).itemsize:
-            values = values.cast("B").cast(code)
         expected = count + layout.extra_rows if name == first else count
         if values.format != code or len(values) != expected:
             raise ValueError(
