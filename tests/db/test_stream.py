@@ -80,3 +80,12 @@ def test_synthetic_populations_build_the_same_snapshot_both_ways(db: str, tmp_pa
 def test_demo_population_builds_the_same_snapshot_both_ways(db: str) -> None:
     streamed, from_rows = run(both(db, demo_dataset(2_000)))
     assert decoded(streamed) == decoded(from_rows)
+
+
+def test_a_builder_hands_its_columns_over_once() -> None:
+    builder = StreamBuilder([])
+    data = builder.finish()
+    assert (data.persons, data.qualifications) == (0, 0)
+    assert list(data.p_qual) == [0]  # the person index still ends, at 0
+    with pytest.raises(RuntimeError, match="called already"):
+        builder.finish()  # its columns were let go of, to be freed as they are packed
