@@ -23,9 +23,6 @@ from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
 from ._build import EVENT_BASE as _EVENT_BASE
 from ._text import normalise_number, normalise_symbol
 
-cdef extern from "<stdlib.h>" nogil:
-    void* aligned_alloc(size_t alignment, size_t size)
-
 cdef extern from *:
     void prefetch "__builtin_prefetch"(const void* address) noexcept nogil
 
