@@ -45,15 +45,25 @@ def load_core(checkout: Path) -> ModuleType:
 
 
 def core_for(module: ModuleType, data: Any) -> Any:
-    """module.Core(data); a core built before the row-grouped snapshot (543b1c2) reads
-    contiguous columns, so it is given the same values copied out of the rows."""
+    """module.Core(data); an older core gets what it reads, with the same values: a core
+    from before the row-grouped snapshot (543b1c2) contiguous columns, and one from before
+    key_next (format 4) the key index as group lists (`key_members`, slots naming groups)."""
     try:
         return module.Core(data)
-    except (ValueError, BufferError):  # a strided column view is not C-contiguous
+    except (ValueError, BufferError, AttributeError):  # a strided column view; no key_members
         values = {f.name: getattr(data, f.name) for f in fields(data)}
         for layout in LAYOUTS:
             for name, (code, _) in layout.columns.items():
                 values[name] = array(code, getattr(data, name))
+        members, slots = array("i"), array("i", data.key_slots)
+        for i, q in enumerate(data.key_slots):
+            if q != -1:
+                slots[i] = len(members)
+                while q != -1:
+                    members.append(q)
+                    q = data.key_next[q]
+                members[-1] = ~members[-1]
+        values.update(key_members=members, key_slots=slots)
         return module.Core(SimpleNamespace(**values))
 
 

@@ -10,11 +10,11 @@ Layout (all day numbers are `date.toordinal()` values):
 - persons, in input order; a person's qualifications are the contiguous rows
   `p_qual[i] : p_qual[i + 1]`, sorted by (acquired_on, qualification_id);
 - qualifications; a qualification's documents are `q_doc[j] : q_doc[j + 1]`;
-- the key index: qualifications grouped by (insurer, symbol, number) in
-  `key_members`, each group contiguous with its last row stored as ~row; an
-  open-addressing table `key_slots` (linear probing from `home_slot`, load 0.7,
-  -1 = empty) holds where each group starts and `key_slot_tag` the top 16 bits of
-  its hash;
+- the key index: an open-addressing table `key_slots` (linear probing from
+  `home_slot`, load 0.7, -1 = empty) holds the first (lowest) qualification row of
+  each (insurer, symbol, number) and `key_slot_tag` the top 16 bits of its hash;
+  `key_next[q]` is the next row with q's key, -1 after the last (a slot names a row
+  directly: one dependent load fewer than a slot naming a group list);
 - the serial index: `cert_slots` / `cert_slot_tag` over certificates;
 - strings (names, kana, symbols, numbers, serials) live in `arena` as UTF-8 behind
   their length, addressed by offset; a repeated string is stored once;
@@ -25,6 +25,7 @@ Layout (all day numbers are `date.toordinal()` values):
 from __future__ import annotations
 
 import hashlib
+import itertools
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -181,7 +182,7 @@ class SnapshotData:
     d_issued: array  # event days (int16):
     d_until: array  # last valid day (for a legacy card, capped by the insurer cut-off)
     d_void: array  # first day no longer valid (void_from)
-    key_members: array  # qualification rows by key; the last of each group stored as ~row
+    key_next: array  # per qualification: the next row with the same key, -1 = the last
     key_slots: array
     key_slot_tag: array  # uint16: the top 16 bits of each slot's hash
     c_rows: Any  # CERT_ROWS
@@ -390,12 +391,12 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         q_number.append(arena.add(q.number))
         groups.setdefault((insurer_index[q.insurer_number], q.symbol, q.number), []).append(j)
     # A group's members are contiguous; its last member is stored as ~q (negative).
-    key_members = array("i")
+    key_next = array("i", [-1]) * len(quals)
     starts = []
     for (ins, symbol, number), members in groups.items():
-        starts.append((len(key_members), hash_key(ins, symbol.encode(), number.encode())))
-        key_members.extend(members)
-        key_members[-1] = ~key_members[-1]
+        starts.append((members[0], hash_key(ins, symbol.encode(), number.encode())))
+        for here, after in itertools.pairwise(members):
+            key_next[here] = after
     key_slots, key_slot_tag = _table(starts, len(starts))
 
     docs = sorted(
@@ -468,7 +469,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         d_issued=array("h", (event_day(d.issued_on) for d in docs)),
         d_until=d_until,
         d_void=array("h", (event_day(d.void_from) for d in docs)),
-        key_members=key_members,
+        key_next=key_next,
         key_slots=key_slots,
         key_slot_tag=key_slot_tag,
         c_person=array("i", (person_index[c.person_id] for c in certs)),

@@ -74,7 +74,7 @@ cdef struct Warm:
     # How far a batch item's lookup has been fetched ahead (Core._warm): each stage reads
     # only what the previous stage's prefetches brought into the cache.
     Py_ssize_t slot        # the home slot of its key or serial, -1 = nothing to follow
-    int row                # the group (number path) or certificate (card path), -1 = none
+    int row                # the certificate (card path), -1 = none
     int qual
     int person
 
@@ -147,7 +147,7 @@ cdef class Core:
     cdef const int16_t[::1] d_issued
     cdef const int16_t[::1] d_until
     cdef const int16_t[::1] d_void
-    cdef const int32_t[::1] key_members
+    cdef const int32_t[::1] key_next
     cdef const int32_t[::1] key_slots
     cdef const uint16_t[::1] key_slot_tag
     cdef const int32_t[::1] cert_slots
@@ -174,7 +174,7 @@ cdef class Core:
     cdef bint _check_raw(self, const Raw* raw, int today, int default_day, Req* r)
     cdef bint _code_form(self, const char** s, Py_ssize_t* n, bint symbol) except -1
     cdef object _parse(self, object req, int today, int default_day, Req* r, list errors)
-    cdef int _find_group(self, const Req* r)
+    cdef int _find_key(self, const Req* r)
     cdef int _find_certificate(self, const Req* r)
     cdef bint _in_force(self, int q, int day)
     cdef bint _registered(self, int p, int day)

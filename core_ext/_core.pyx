@@ -821,7 +821,7 @@ cdef class Core:
         self.d_issued = data.d_issued
         self.d_until = data.d_until
         self.d_void = data.d_void
-        self.key_members = data.key_members
+        self.key_next = data.key_next
         self.key_slots = data.key_slots
         self.key_slot_tag = data.key_slot_tag
         self.cert_slots = data.cert_slots
@@ -1070,26 +1070,24 @@ cdef class Core:
 
     # ------------------------------------------------------------ lookups
 
-    cdef int _find_group(self, const Req* r):
+    cdef int _find_key(self, const Req* r):
+        """The first (lowest) qualification row with the request's key, or -1."""
         cdef uint64_t h = key_hash_c(r.insurer, r.symbol, r.symbol_len, r.number, r.number_len)
         cdef uint16_t tag = <uint16_t>(h >> 48)
         cdef Py_ssize_t size = self.key_slots.shape[0]
         cdef Py_ssize_t i = home_slot(h, size)
-        cdef int g, q
+        cdef int q
         cdef const QRow* row
         while True:
-            g = self.key_slots[i]
-            if g == -1:
+            q = self.key_slots[i]
+            if q == -1:
                 return -1
             if self.key_slot_tag[i] == tag:
-                q = self.key_members[g]
-                if q < 0:
-                    q = ~q
                 row = &self.qrows[q]
                 if (row.insurer == r.insurer
                         and text_equals(self.arena, row.symbol, r.symbol, r.symbol_len)
                         and text_equals(self.arena, row.number, r.number, r.number_len)):
-                    return g
+                    return q  # the key's first row; key_next links the others
             i = i + 1 if i + 1 < size else 0
 
     cdef int _find_certificate(self, const Req* r):
@@ -1113,8 +1111,9 @@ cdef class Core:
     cdef void _warm(self, const Req* r, Warm* w, int stage) noexcept nogil:
         """Stage `stage` of fetching a batch item's rows into the cache before it is decided.
 
-        A lookup is a chain of dependent loads (slot, group, row, person, text), each a
-        likely cache miss once the snapshot outgrows the cache.  A batch item is warmed
+        A lookup is a chain of dependent loads (slot, certificate, person, qualification,
+        text on the card path; slot, qualification, person and text on the number path),
+        each a likely cache miss once the snapshot outgrows the cache.  A batch item is warmed
         in WARM_STAGES steps, one per item decided before it, so the misses of several
         items are in flight together instead of one after another.  Only prefetches and
         loads of lines an earlier stage fetched; never changes a decision (the decision
@@ -1159,23 +1158,20 @@ cdef class Core:
                 self._fetch_codes(w.qual)
         else:
             if stage == 1:
-                w.row = self.key_slots[w.slot]
-                if w.row < 0:
+                w.qual = self.key_slots[w.slot]
+                if w.qual < 0:
                     w.slot = -1
                     return
-                prefetch(&self.key_members[w.row])
-            elif stage == 2:
-                q = self.key_members[w.row]
-                w.qual = ~q if q < 0 else q
                 self._fetch_qualification(w.qual)
-            elif stage == 3:
+                prefetch(&self.key_next[w.qual])
+            elif stage == 2:
                 q = w.qual
                 w.person = self.qrows[q].person
                 self._fetch_codes(q)
                 self._fetch_person(w.person)
                 if r.presented != UNSPECIFIED and r.presented != INFO_NOTICE:
                     prefetch(&self.q_doc[q])
-            elif stage == 4:
+            elif stage == 3:
                 self._fetch_names(w.person)
                 if r.presented != UNSPECIFIED and r.presented != INFO_NOTICE:
                     k = self.q_doc[w.qual]
@@ -1264,7 +1260,7 @@ cdef class Core:
 
     cdef Decision _number_path(self, const Req* r):
         cdef Decision out
-        cdef int day = r.day, g, k, q, p = -1, chosen_in_force = -1, chosen_started = -1
+        cdef int day = r.day, k, q, p = -1, chosen_in_force = -1, chosen_started = -1
         cdef int earliest = -1, o, best_end = NO_DOCUMENT, rel, person
         cdef bint issued = False
         cdef const QRow* row
@@ -1281,17 +1277,10 @@ cdef class Core:
         out.code = NOT_FOUND
         if r.insurer < 0:
             return out
-        g = self._find_group(r)
-        if g < 0:
-            return out
-        k = g
+        k = self._find_key(r)
         while k >= 0:
-            q = self.key_members[k]
-            if q < 0:  # the group's last row
-                q = ~q
-                k = -1
-            else:
-                k += 1
+            q = k
+            k = self.key_next[q]  # -1 after the key's last row
             row = &self.qrows[q]
             person = row.person
             if self.prows[person].birth != r.birthdate:

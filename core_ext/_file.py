@@ -40,7 +40,8 @@ from ._build import SnapshotData
 from ._rows import LAYOUTS
 
 MAGIC = b"ONSHISNP"
-FORMAT_VERSION = 3  # 2: index slots placed by the mixed home_slot; 3: row-grouped columns
+FORMAT_VERSION = 4  # 2: index slots placed by the mixed home_slot; 3: row-grouped columns;
+# 4: key slots name a group's first row, key_next links the rest
 HEADER = struct.Struct("<8sIIQII")
 ALIGN = 64
 META_FIELDS = ("version", "insurer_numbers", "insurer_names", "limit_names")

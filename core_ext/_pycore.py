@@ -115,21 +115,18 @@ class Core:
         tag = slot_tag(h)
         size = len(d.key_slots)
         i = home_slot(h, size)
-        while (start := d.key_slots[i]) != -1:
-            if d.key_slot_tag[i] == tag:
-                q = d.key_members[start]
-                q = ~q if q < 0 else q
-                if (
-                    d.q_insurer[q] == insurer
-                    and self._raw(d.q_symbol, q) == sym
-                    and self._raw(d.q_number, q) == num
-                ):
-                    rows = []
-                    k = start
-                    while (member := d.key_members[k]) >= 0:
-                        rows.append(member)
-                        k += 1
-                    return [*rows, ~member]
+        while (q := d.key_slots[i]) != -1:  # the first row of a key
+            if (
+                d.key_slot_tag[i] == tag
+                and d.q_insurer[q] == insurer
+                and self._raw(d.q_symbol, q) == sym
+                and self._raw(d.q_number, q) == num
+            ):
+                rows = []
+                while q != -1:
+                    rows.append(q)
+                    q = d.key_next[q]
+                return rows
             i = i + 1 if i + 1 < size else 0
         return None
 

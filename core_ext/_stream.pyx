@@ -803,8 +803,11 @@ cdef class StreamBuilder:
 
         cdef carray.array starts = zeros(I32, groups + 1)
         cdef carray.array key_members = bucket_order(gq, nq, groups, starts.data.as_ints)
+        cdef carray.array key_next = zeros(I32, nq)
         cdef carray.array hashes = zeros(U64, groups)
         cdef int* km = key_members.data.as_ints
+        cdef int* kn = key_next.data.as_ints
+        cdef Py_ssize_t k
         cdef const unsigned char* arena = self.arena.buf
         cdef const unsigned char* s
         cdef const unsigned char* t
@@ -813,13 +816,16 @@ cdef class StreamBuilder:
         cdef unsigned long long* hs = hashes.data.as_ulonglongs
         with nogil:
             for g in range(groups):
-                km[st[g + 1] - 1] = ~km[st[g + 1] - 1]
+                # A group's rows in ascending order, linked from the first (fq[g]).
+                for k in range(st[g], st[g + 1] - 1):
+                    kn[km[k]] = km[k + 1]
+                kn[km[st[g + 1] - 1]] = -1
                 j = fq[g]
                 s = arena_text(arena, sym[j], &sn)
                 t = arena_text(arena, num[j], &tn)
                 hs[g] = key_hash_c(ins[j], <const char*>s, sn, <const char*>t, tn)
-        key_slots, key_slot_tag = slot_table(starts.data.as_ints, hashes.data.as_ulonglongs, groups)
-        self.result.update(key_members=key_members, key_slots=key_slots, key_slot_tag=key_slot_tag)
+        key_slots, key_slot_tag = slot_table(fq, hashes.data.as_ulonglongs, groups)
+        self.result.update(key_next=key_next, key_slots=key_slots, key_slot_tag=key_slot_tag)
         return 0
 
     # ---------------------------------------------------------------- documents
@@ -1019,7 +1025,7 @@ cdef class StreamBuilder:
             d_issued=r["d_issued"],
             d_until=r["d_until"],
             d_void=r["d_void"],
-            key_members=r["key_members"],
+            key_next=r["key_next"],
             key_slots=r["key_slots"],
             key_slot_tag=r["key_slot_tag"],
             c_person=r["c_person"],
