@@ -390,7 +390,7 @@ def build_snapshot(tables: Tables, hash_key: Callable[[int, bytes, bytes], int] 
         q_symbol.append(arena.add(q.symbol))
         q_number.append(arena.add(q.number))
         groups.setdefault((insurer_index[q.insurer_number], q.symbol, q.number), []).append(j)
-    # A group's members are contiguous; its last member is stored as ~q (negative).
+    # A key's rows, ascending: its slot names the first, key_next links the others.
     key_next = array("i", [-1]) * len(quals)
     starts = []
     for (ins, symbol, number), members in groups.items():
