@@ -9,7 +9,8 @@ from pathlib import Path
 
 import asyncpg
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# The package's migrations/ (a link to the top-level folder in a checkout, files in a wheel).
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 NAME = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
 # Two servers or operators migrating at once must not both apply the same file.
 LOCK_ID = 0x6F6E736869  # "onshi"
