@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import logging.config
 import os
 import shlex
 import sys
@@ -15,7 +16,8 @@ import orjson
 from pydantic import ValidationError
 
 from service.dataset import DataSetError
-from service.settings import Settings
+from service.logs import logging_config
+from service.settings import LogSettings, Settings
 
 T = TypeVar("T")
 
@@ -118,8 +120,6 @@ def settle_heap() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Validate the data, then run uvicorn; invalid data exits non-zero with nothing served."""
-    import uvicorn
-
     from core_ext._file import SnapshotFileError
     from service.app import create_app
     from service.loading import check_source, load_generation
@@ -151,13 +151,11 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     if settings.demo:
         _print_demo_banner(settings)
-    common = _uvicorn_options(settings)
     if settings.workers <= 1:
         app = create_app(settings, generation)
         del generation
         settle_heap()
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
-        return 0
+        return _run(settings, app)
     # Each worker loads its own generation (a snapshot file's pages are shared between them).
     # Workers read their settings from the environment: hand them the chosen source.
     os.environ["ONSHI_DEMO"] = "true" if settings.demo else "false"
@@ -165,46 +163,49 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["ONSHI_DATA"] = settings.data
     if settings.snapshot:
         os.environ["ONSHI_SNAPSHOT"] = settings.snapshot
-    uvicorn.run("service.app:app_factory", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
-    return 0
+    return _run(settings, "service.app:app_factory")
 
 
-def _uvicorn_options(settings: Settings) -> dict[str, object]:
+def _run(settings: Settings, app: object) -> int:
+    """Serve `app` (an application, or the import string of a factory for worker processes)
+    until stopped, draining first (service/serving.py); the exit code."""
+    import uvicorn
+
+    from service.serving import Supervisor, serve_one
     from service.transport import CoalescingHttpToolsProtocol
 
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "loop": "uvloop",
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        factory=isinstance(app, str),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
         # httptools, with a response's headers and body sent in one write (service/transport.py)
-        "http": CoalescingHttpToolsProtocol,
-        "access_log": False,
+        http=CoalescingHttpToolsProtocol,
+        # No access lines: the access log is the record of confirmations.
+        access_log=False,
+        log_config=logging_config(settings.log_format),
+        log_level="info",
         # Onshi never reads the client address (nor logs it), so uvicorn's X-Forwarded-For
         # rewriting would be work on every request for nothing; and the Server header only
         # advertises the stack.
-        "proxy_headers": False,
-        "server_header": False,
-        "log_level": "info",
-        "lifespan": "on",
-    }
+        proxy_headers=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
+    )
+    if settings.workers > 1:
+        return Supervisor(config, settings.workers, settings.drain_seconds).run()
+    return serve_one(config, settings.drain_seconds)
 
 
 def _serve_database(settings: Settings) -> int:
     """Serve from PostgreSQL: each worker loads and follows the database itself."""
-    import uvicorn
-
     os.environ["ONSHI_DATABASE_URL"] = settings.database_url or ""
     os.environ["ONSHI_DEMO"] = "false"
     os.environ.pop("ONSHI_DATA", None)
     # The workers read the same settings from the environment.
-    uvicorn.run(
-        "service.app:app_factory",
-        factory=True,
-        workers=settings.workers if settings.workers > 1 else None,
-        timeout_graceful_shutdown=20,
-        **_uvicorn_options(settings),  # type: ignore[arg-type]
-    )
-    return 0
+    return _run(settings, "service.app:app_factory")
 
 
 def run_on_connection(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -365,7 +366,12 @@ def synth_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `onshi` command."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        log_format = LogSettings().log_format
+    except ValidationError as exc:
+        print(f"onshi: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    logging.config.dictConfig(logging_config(log_format))
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)

@@ -66,6 +66,10 @@ class HotPath:
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(6).hex()
 
+    def begin_stopping(self) -> None:
+        """A stop has begun: /v1/readyz answers 503; confirmations are still answered."""
+        self.state.stopping = True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
@@ -159,5 +163,5 @@ class HotPath:
         try:
             return decide(body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending)  # type: ignore[no-any-return]
         except Exception:
-            log.exception("confirmation failed (request_id=%s)", rid)
+            log.exception("confirmation failed", extra={"request_id": rid})
             return 500, INTERNAL

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_ADMIN_TOKEN = 32
 
 
-class Settings(BaseSettings):
-    """Where the data comes from and where to listen (CONTRACT.md §1)."""
+class LogSettings(BaseSettings):
+    """How every command logs; read before anything else, so that even a bad setting is logged."""
 
     model_config = SettingsConfigDict(env_prefix="ONSHI_")
+
+    # json: one object per line (the container's default); text: for a terminal.
+    log_format: Literal["text", "json"] = "text"
+
+
+class Settings(LogSettings):
+    """Where the data comes from, where to listen and how to stop (CONTRACT.md §1)."""
 
     data: str | None = None
     snapshot: str | None = None
@@ -26,6 +35,11 @@ class Settings(BaseSettings):
     stale_after_seconds: float = 60.0
     # Where the access log lives in --data mode and spills while PostgreSQL is away.
     state_dir: str = "state"
+    # On SIGTERM: /v1/readyz answers 503 at once, confirmations are answered this long more,
+    # then the listener closes (service/serving.py).
+    drain_seconds: float = Field(default=0.0, ge=0)
+    # Then requests in flight get this long to finish before they are cancelled.
+    shutdown_timeout: float = Field(default=20.0, ge=0)
 
     @model_validator(mode="after")
     def _admin_token_with_database(self) -> Settings:

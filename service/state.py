@@ -105,6 +105,8 @@ class ServiceState:
         # Following a database: when the follower last knew it had every change.
         self.synced_at: float | None = None
         self.stale_after = stale_after  # None: a file source never goes stale
+        # Set by a stop signal (service/serving.py): no longer ready, still answering.
+        self.stopping = False
 
     def stale(self, now: float) -> bool:
         """The data may be missing changes for longer than the configured bound."""
@@ -120,7 +122,7 @@ class ServiceState:
 
     @property
     def ready(self) -> bool:
-        return self.current is not None
+        return self.current is not None and not self.stopping
 
     def describe(self) -> dict[str, Any]:
         """The body of GET /v1/snapshot."""

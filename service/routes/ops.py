@@ -19,10 +19,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/v1/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """200 once the data is loaded, else 503."""
-    if request.app.state.onshi.ready:
+    """200 once the data is loaded, 503 while loading and from the moment a stop begins."""
+    state = request.app.state.onshi
+    if state.ready:
         return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "loading"}, status_code=503)
+    return JSONResponse({"status": "stopping" if state.stopping else "loading"}, status_code=503)
 
 
 @router.get("/v1/snapshot")

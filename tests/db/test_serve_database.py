@@ -123,8 +123,7 @@ def test_confirmations_before_sigterm_are_all_in_the_access_log(loaded: str, tmp
         for i in range(300):
             assert server.confirm(CARD_1 if i % 2 else NEW_MEMBER, request_id=f"sigterm-{i}")[0] == 200
     finally:
-        # uvicorn re-raises the signal after a graceful shutdown: -15 is the clean exit.
-        assert server.stop() in (0, -15)
+        assert server.stop() == 0  # service/serving.py: a stop is a clean exit
     assert "Application shutdown complete" in server.log()
     rows = query(
         loaded, "SELECT request_id, person_id, code FROM access_log WHERE request_id LIKE 'sigterm-%'"

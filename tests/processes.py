@@ -1,0 +1,165 @@
+"""Helpers for tests that run real `onshi serve` processes: ports, readiness, raw HTTP.
+
+`HeldRequest` is a confirmation whose headers and first half of the body have been sent
+and whose rest is held back: a request the server has accepted and is in the middle of,
+for tests of what a stop does to work in flight.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import EXAMPLES
+
+CLINIC_KEY = "demo-key-clinic"
+CLINIC_CODE = "2710000019"
+# A member of the public examples whose card-path answer is VALID (cases.json).
+CARD_1 = {"presented": "myna_card", "certificate_serial": "ABCDEF0000000001", "auth_method": "face"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http(url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """GET (body None) or POST JSON; the status and the decoded answer (None if empty)."""
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def confirm(base_url: str, request_id: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """One confirmation by the examples' clinic, under a request id of the test's choosing."""
+    headers = {
+        "Authorization": f"Bearer {CLINIC_KEY}",
+        "Content-Type": "application/json",
+        "X-Request-ID": request_id,
+    }
+    return http(
+        base_url + "/v1/confirmations", {"institution_code": CLINIC_CODE, **(body or CARD_1)}, headers
+    )
+
+
+def wait_until(condition: Callable[[], bool], within: float, what: str) -> float:
+    """Poll until `condition()` holds; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError(f"not within {within} s: {what}")
+
+
+def ready(base_url: str) -> bool:
+    try:
+        return http(base_url + "/v1/readyz")[0] == 200
+    except OSError:
+        return False
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], within: float = 60) -> None:
+    def up() -> bool:
+        assert process.poll() is None, "the server exited before it was ready"
+        return ready(base_url)
+
+    wait_until(up, within, "the server is ready")
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+class HeldRequest:
+    """A confirmation sent up to the middle of its body; `finish` sends the rest and reads the answer."""
+
+    def __init__(self, port: int, request_id: str, body: dict[str, Any] | None = None) -> None:
+        self.request_id = request_id
+        payload = json.dumps({"institution_code": CLINIC_CODE, **(body or CARD_1)}).encode()
+        head = (
+            "POST /v1/confirmations HTTP/1.1\r\nHost: onshi\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {CLINIC_KEY}\r\nX-Request-ID: {request_id}\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        half = len(payload) // 2
+        self.rest = payload[half:]
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.sendall(head + payload[:half])
+
+    def finish(self) -> tuple[int, Any]:
+        self.sock.sendall(self.rest)
+        answer = b""
+        while chunk := self.sock.recv(65536):
+            answer += chunk
+        self.sock.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1]) if head else 0
+        return status, json.loads(body) if body else None
+
+    def abandon(self) -> None:
+        self.sock.close()
+
+
+def logged_request_ids(access_log_csv: Path) -> set[str]:
+    """The request ids in a `--data`/`--snapshot` mode access log (service/accesslog.py)."""
+    if not access_log_csv.exists():
+        return set()
+    return {line.split(",")[4] for line in access_log_csv.read_text(encoding="utf-8").splitlines()}
+
+
+def personal_values(data_dir: Path = EXAMPLES / "data") -> set[str]:
+    """Every symbol, number, branch, certificate serial, name and birthdate of a data set,
+    the birthdates also as YYYYMMDD."""
+
+    def column(file: str, *names: str) -> Iterable[str]:
+        with (data_dir / file).open(encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                yield from (row[name] for name in names if row[name])
+
+    values = set(column("qualifications.csv", "symbol", "number", "branch"))
+    values |= set(column("certificates.csv", "certificate_serial"))
+    values |= set(column("persons.csv", "name", "name_kana"))
+    birthdates = set(column("persons.csv", "birthdate"))
+    return values | birthdates | {b.replace("-", "") for b in birthdates}
+
+
+def disclosed(log_text: str, values: set[str]) -> set[str]:
+    """The values found in a log as whole tokens (not inside a longer run of letters/digits).
+
+    In a JSON log the generated fields (`ts`, `pid`) are left out: a branch "03" is not
+    disclosed by a timestamp's month.
+    """
+    texts = []
+    for line in log_text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            texts.append(line)
+            continue
+        if isinstance(entry, dict):
+            entry.pop("ts", None)
+            entry.pop("pid", None)
+        texts.append(json.dumps(entry, ensure_ascii=False))
+    text = "\n".join(texts)
+    return {v for v in values if re.search(rf"(?<![0-9A-Za-z]){re.escape(v)}(?![0-9A-Za-z])", text)}

@@ -1,0 +1,160 @@
+"""A stop by SIGTERM, served from files (`--data`, `--snapshot`), with one and two workers:
+not ready at once, answering through the drain, every request in flight answered and logged,
+exit code 0; a request that never completes holds the stop no longer than the timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES
+from tests.processes import (
+    HeldRequest,
+    confirm,
+    free_port,
+    http,
+    logged_request_ids,
+    refuses_connections,
+    wait_ready,
+    wait_until,
+)
+
+ONSHI = Path(sys.executable).with_name("onshi")
+DRAIN = 1.5
+HELD = 4
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    port: int
+    url: str
+    state: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def snapshot_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("snapshot") / "examples.snap"
+    subprocess.run(
+        [str(ONSHI), "snapshot", "build", "--data", str(EXAMPLES / "data"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out
+
+
+def serve(tmp_path: Path, source: list[str], workers: int, **env: str) -> Served:
+    port = free_port()
+    state = tmp_path / "state"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ONSHI), "serve", *source, "--port", str(port), "--workers", str(workers)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ONSHI_STATE_DIR": str(state), **env},
+        )
+    served = Served(process, port, f"http://127.0.0.1:{port}", state, log)
+    wait_ready(served.url, process)
+    return served
+
+
+@pytest.fixture(params=["data", "snapshot"])
+def source(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    if request.param == "data":
+        return ["--data", str(EXAMPLES / "data")]
+    return ["--snapshot", str(request.getfixturevalue("snapshot_file"))]
+
+
+@pytest.fixture
+def stopped_at_end() -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=lambda n: f"workers={n}")
+def test_sigterm_drains_finishes_in_flight_work_and_exits_0(
+    tmp_path: Path, source: list[str], workers: int, stopped_at_end: list[subprocess.Popen[bytes]]
+) -> None:
+    served = serve(tmp_path, source, workers, ONSHI_DRAIN_SECONDS=str(DRAIN))
+    stopped_at_end.append(served.process)
+    before = [f"before-{i}" for i in range(20)]
+    for rid in before:
+        assert confirm(served.url, rid)[0] == 200
+    held = [HeldRequest(served.port, f"held-{i}") for i in range(HELD)]
+    time.sleep(0.2)  # the server has read their headers: these requests are in flight
+
+    signalled = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    # At once: not ready (every worker), while confirmations are still answered.
+    wait_until(lambda: http(served.url + "/v1/readyz")[0] == 503, 1.0, "readyz answers 503")
+    assert http(served.url + "/v1/readyz") == (503, {"status": "stopping"})
+    during = [f"drain-{i}" for i in range(10)]
+    for rid in during:
+        assert confirm(served.url, rid)[0] == 200
+    # The listener closes once the drain is over, not before.
+    wait_until(lambda: refuses_connections(served.port), DRAIN + 3, "the listener closes")
+    assert time.monotonic() - signalled >= DRAIN - 0.1
+    # The requests accepted before that are still answered, and the process then exits 0.
+    for request in held:
+        status, answer = request.finish()
+        assert status == 200 and answer["code"] == "VALID", answer
+    assert served.process.wait(15) == 0, served.output()
+    assert logged_request_ids(served.state / "access-log.csv") >= {
+        *before,
+        *during,
+        *(r.request_id for r in held),
+    }
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=lambda n: f"workers={n}")
+def test_a_request_that_never_completes_holds_the_stop_no_longer_than_the_timeout(
+    tmp_path: Path, workers: int, stopped_at_end: list[subprocess.Popen[bytes]]
+) -> None:
+    served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], workers, ONSHI_SHUTDOWN_TIMEOUT="1")
+    stopped_at_end.append(served.process)
+    assert confirm(served.url, "answered")[0] == 200
+    stuck = [HeldRequest(served.port, f"stuck-{i}") for i in range(workers * 2)]
+    time.sleep(0.2)
+    signalled = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(15) == 0, served.output()
+    took = time.monotonic() - signalled
+    assert 0.9 <= took < 5, took
+    assert "Cancel" in served.output()  # uvicorn says it cancelled what was left
+    assert "answered" in logged_request_ids(served.state / "access-log.csv")
+    for request in stuck:
+        request.abandon()
+
+
+def test_without_a_drain_the_listener_closes_at_once(
+    tmp_path: Path, stopped_at_end: list[subprocess.Popen[bytes]]
+) -> None:
+    served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], 1)
+    stopped_at_end.append(served.process)
+    held = HeldRequest(served.port, "held")
+    time.sleep(0.2)
+    signalled = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: refuses_connections(served.port), 2, "the listener closes")
+    assert time.monotonic() - signalled < 1.5
+    assert held.finish()[0] == 200
+    assert served.process.wait(15) == 0
+    assert "held" in logged_request_ids(served.state / "access-log.csv")
