@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SUFFIX := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 EXT    := $(foreach m,_core _stream _checkrows,core_ext/$(m)$(SUFFIX))
 
-.PHONY: help install run test lint bench loadtest
+.PHONY: help install run test lint bench loadtest image lock
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -52,3 +52,12 @@ LOADTEST_DATA ?= .loadtest/data
 loadtest: install ## a locust clinic day against a local server on 200,000 synthetic members
 	test -f $(LOADTEST_DATA)/institutions.csv || $(BIN)/onshi synth --members 200000 --out $(LOADTEST_DATA)
 	loadtest/run_local.sh $(LOADTEST_DATA)
+
+image: ## build the container image localhost/onshi:latest (podman, else docker; docs/operations.md)
+	deploy/image.sh
+
+lock: $(STAMP) ## refresh requirements.lock and requirements-build.lock (pinned, with hashes) for the image
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-header \
+		--output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-header \
+		--only-build-deps --build-deps-for wheel --output-file requirements-build.lock pyproject.toml
