@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -121,6 +122,40 @@ class HeldRequest:
         self.sock.close()
 
 
+def stop_with_work_in_flight(process: subprocess.Popen[bytes], port: int, drain: float) -> set[str]:
+    """SIGTERM a server (started with ONSHI_DRAIN_SECONDS=drain) while requests are in flight.
+
+    Checks that readiness ends at once, that confirmations are answered through the drain,
+    that the listener closes only after it, that every request in flight is answered and
+    that the process exits 0. Returns the request ids of every confirmation decided, for
+    the caller to find in its access log.
+    """
+    url = f"http://127.0.0.1:{port}"
+    before = [f"before-{i}" for i in range(20)]
+    for rid in before:
+        assert confirm(url, rid)[0] == 200
+    held = [HeldRequest(port, f"held-{i}") for i in range(4)]
+    time.sleep(0.2)  # the server has read their headers: these requests are in flight
+
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    # At once: not ready (every worker), while confirmations are still answered.
+    wait_until(lambda: http(url + "/v1/readyz")[0] == 503, 1.0, "readyz answers 503")
+    assert http(url + "/v1/readyz") == (503, {"status": "stopping"})
+    during = [f"drain-{i}" for i in range(10)]
+    for rid in during:
+        assert confirm(url, rid)[0] == 200
+    # The listener closes once the drain is over, not before.
+    wait_until(lambda: refuses_connections(port), drain + 3, "the listener closes")
+    assert time.monotonic() - signalled >= drain - 0.1
+    # The requests accepted before that are still answered, and the process then exits 0.
+    for request in held:
+        status, answer = request.finish()
+        assert status == 200 and answer["code"] == "VALID", answer
+    assert process.wait(15) == 0
+    return {*before, *during, *(r.request_id for r in held)}
+
+
 def logged_request_ids(access_log_csv: Path) -> set[str]:
     """The request ids in a `--data`/`--snapshot` mode access log (service/accesslog.py)."""
     if not access_log_csv.exists():
@@ -145,10 +180,12 @@ def personal_values(data_dir: Path = EXAMPLES / "data") -> set[str]:
 
 
 def disclosed(log_text: str, values: set[str]) -> set[str]:
-    """The values found in a log as whole tokens (not inside a longer run of letters/digits).
+    """The values found in a log.
 
-    In a JSON log the generated fields (`ts`, `pid`) are left out: a branch "03" is not
-    disclosed by a timestamp's month.
+    A value of three characters or more counts when it stands as a whole token (not inside
+    a longer run of letters and digits); a shorter one (a branch "00", a number "1") only
+    in quotes, as a logged body or repr would carry it: as a bare token it would be found
+    in every count and date. In a JSON log the generated fields (`ts`, `pid`) are left out.
     """
     texts = []
     for line in log_text.splitlines():
@@ -162,4 +199,10 @@ def disclosed(log_text: str, values: set[str]) -> set[str]:
             entry.pop("pid", None)
         texts.append(json.dumps(entry, ensure_ascii=False))
     text = "\n".join(texts)
-    return {v for v in values if re.search(rf"(?<![0-9A-Za-z]){re.escape(v)}(?![0-9A-Za-z])", text)}
+
+    def found(value: str) -> bool:
+        if len(value) < 3:
+            return any(f"{q}{value}{q}" in text for q in ('\\"', "'"))
+        return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
+
+    return {v for v in values if found(v)}

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
 from service.db.migrate import migrate
+from tests.conftest import EXAMPLES
 
 ADMIN_URL = os.environ.get("ONSHI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ADMIN_TOKEN = "test-admin-token-" + "x" * 32
@@ -67,6 +71,17 @@ def empty_db() -> Iterator[str]:
 def db() -> Iterator[str]:
     """A new, migrated database."""
     yield from fresh_database()
+
+
+@pytest.fixture
+def loaded(db: str) -> str:
+    """A new database with the public examples imported by `onshi import`."""
+    onshi = Path(sys.executable).with_name("onshi")
+    result = subprocess.run(
+        [str(onshi), "import", str(EXAMPLES / "data"), "--database-url", db], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return db
 
 
 async def fetch(url: str, sql: str, *args: Any) -> list[Any]:

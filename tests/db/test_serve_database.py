@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query
-from tests.db.server import ONSHI, Server
+from tests.db.server import Server
 
 CARD_1 = {"presented": "myna_card", "certificate_serial": "ABCDEF0000000001", "auth_method": "face"}
 NEW_MEMBER = {
@@ -23,15 +23,6 @@ NEW_MEMBER = {
     "number": "999",
     "birthdate": "1990-02-02",
 }
-
-
-@pytest.fixture
-def loaded(db: str) -> str:
-    result = subprocess.run(
-        [str(ONSHI), "import", str(EXAMPLES / "data"), "--database-url", db], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return db
 
 
 @pytest.fixture
