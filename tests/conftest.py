@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -27,3 +28,13 @@ def impl(request: pytest.FixtureRequest) -> str:
     if os.environ.get("ONSHI_REQUIRE_COMPILED") and "c" not in core_ext.IMPLEMENTATIONS:
         pytest.fail("the compiled core is not built")
     return str(request.param)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """With ONSHI_NO_SKIPS=1 (.ci/run) a skipped test fails: CI must have run everything."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("ONSHI_NO_SKIPS") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and ONSHI_NO_SKIPS is set: {report.longrepr}"
