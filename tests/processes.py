@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ from typing import Any
 
 from tests.conftest import EXAMPLES
 
+ONSHI = Path(sys.executable).with_name("onshi")  # this environment's command
 CLINIC_KEY = "demo-key-clinic"
 CLINIC_CODE = "2710000019"
 # A member of the public examples whose card-path answer is VALID (cases.json).
@@ -57,6 +59,18 @@ def confirm(base_url: str, request_id: str, body: dict[str, Any] | None = None) 
     return http(
         base_url + "/v1/confirmations", {"institution_code": CLINIC_CODE, **(body or CARD_1)}, headers
     )
+
+
+def assert_examples_pass(base_url: str, batch: bool = True) -> None:
+    """The public examples' check.py against a server on their data set: every case passes."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "check.py"), "--url", base_url, *(["--batch"] if batch else [])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().splitlines()[-1].endswith(" 0 failed")
 
 
 def wait_until(condition: Callable[[], bool], within: float, what: str) -> float:

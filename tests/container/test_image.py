@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.processes import (
+    assert_examples_pass,
     confirm,
     disclosed,
     free_port,
@@ -95,14 +95,7 @@ def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def test_the_examples_pass(container: Container) -> None:
-    checked = subprocess.run(
-        [sys.executable, str(EXAMPLES / "check.py"), "--url", container.url, "--batch"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert checked.returncode == 0, checked.stdout
-    assert checked.stdout.strip().splitlines()[-1].endswith(" 0 failed")
+    assert_examples_pass(container.url)
 
 
 def test_it_runs_as_a_user_other_than_root_without_a_compiler(container: Container) -> None:

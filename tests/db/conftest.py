@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +18,7 @@ import pytest
 
 from service.db.migrate import migrate
 from tests.conftest import EXAMPLES
+from tests.processes import ONSHI
 
 ADMIN_URL = os.environ.get("ONSHI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ADMIN_TOKEN = "test-admin-token-" + "x" * 32
@@ -76,9 +75,8 @@ def db() -> Iterator[str]:
 @pytest.fixture
 def loaded(db: str) -> str:
     """A new database with the public examples imported by `onshi import`."""
-    onshi = Path(sys.executable).with_name("onshi")
     result = subprocess.run(
-        [str(onshi), "import", str(EXAMPLES / "data"), "--database-url", db], capture_output=True, text=True
+        [str(ONSHI), "import", str(EXAMPLES / "data"), "--database-url", db], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     return db

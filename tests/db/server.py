@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,16 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.db.conftest import ADMIN_TOKEN
+from tests.processes import ONSHI, free_port
 
-ONSHI = Path(sys.executable).with_name("onshi")
 CLINIC = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import asyncpg
@@ -14,8 +13,8 @@ from service.db.importer import import_dataset
 from service.db.snapshot import load_snapshot, read_tables
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query, run
+from tests.processes import ONSHI
 
-ONSHI = Path(sys.executable).with_name("onshi")
 DATA = EXAMPLES / "data"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query
-from tests.processes import free_port, wait_ready
+from tests.processes import assert_examples_pass, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,14 +76,7 @@ def test_installed_onshi_migrates_and_serves_the_examples(installed: Path, empty
     )
     try:
         wait_ready(url, process)
-        checked = subprocess.run(
-            [sys.executable, str(EXAMPLES / "check.py"), "--url", url, "--batch"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert checked.returncode == 0, checked.stdout
-        assert checked.stdout.strip().splitlines()[-1].endswith(" 0 failed")
+        assert_examples_pass(url)
     finally:
         process.terminate()
         assert process.wait(20) == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.db.conftest import query
 from tests.db.server import Server
+from tests.processes import assert_examples_pass
 
 CARD_1 = {"presented": "myna_card", "certificate_serial": "ABCDEF0000000001", "auth_method": "face"}
 NEW_MEMBER = {
@@ -45,14 +44,7 @@ def wait_for(check: Any, within: float) -> float:
 
 
 def test_public_examples_pass_from_the_database(server: Server) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "check.py"), "--url", server.url, "--batch"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout
-    assert result.stdout.strip().splitlines()[-1].endswith(" 0 failed")
+    assert_examples_pass(server.url)
     status, snap = server.get("/v1/snapshot")
     assert status == 200 and snap["source"] == "database" and snap["applied_change_seq"] == 1
 

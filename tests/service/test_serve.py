@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,27 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-
-ONSHI = Path(sys.executable).with_name("onshi")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "server exited early"
-        try:
-            with urllib.request.urlopen(url + "/v1/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("server did not become ready")
+from tests.processes import ONSHI, assert_examples_pass, free_port, wait_ready
 
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"workers={n}")
@@ -59,14 +36,7 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def test_public_examples_pass(server: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "check.py"), "--url", server, "--batch"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout
-    assert result.stdout.strip().splitlines()[-1].endswith(" 0 failed")
+    assert_examples_pass(server)
 
 
 def test_invalid_data_exits_non_zero_with_every_problem(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,9 +17,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.db.server import free_port
+from tests.processes import ONSHI, assert_examples_pass, free_port
 
-ONSHI = Path(sys.executable).with_name("onshi")
 TOKEN = "reload-token-" + "z" * 32
 CLINIC = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
 PERSON_1 = {
@@ -125,13 +123,7 @@ def served(files: dict[str, Path], tmp_path: Path) -> Iterator[tuple[Served, Pat
 
 def test_public_examples_pass_from_a_snapshot_file(served: tuple[Served, Path]) -> None:
     server, _ = served
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "check.py"), "--url", f"http://127.0.0.1:{server.port}", "--batch"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout
+    assert_examples_pass(f"http://127.0.0.1:{server.port}")
     assert server.call("GET", "/v1/snapshot")[1]["source"] == "snapshot"
 
 

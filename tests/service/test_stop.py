@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.processes import (
+    ONSHI,
     HeldRequest,
     confirm,
     free_port,
@@ -27,7 +27,6 @@ from tests.processes import (
     wait_until,
 )
 
-ONSHI = Path(sys.executable).with_name("onshi")
 DRAIN = 1.5
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
@@ -18,8 +17,7 @@ import core_ext
 from service.dataset import FILES, load_dir
 from service.state import generation_from
 from service.synth.generator import DEFAULT_AS_OF, Synth, serial_for
-
-ONSHI = Path(sys.executable).with_name("onshi")
+from tests.processes import ONSHI
 
 
 def rows(folder: Path, name: str) -> list[dict[str, str]]:
