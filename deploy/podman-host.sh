@@ -10,7 +10,7 @@ for tool in podman:podman buildah:buildah runc:runc debootstrap:debootstrap; do
 done
 if [ -n "$missing" ]; then
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing \
         uidmap fuse-overlayfs containernetworking-plugins
 fi
 conf=/etc/containers/containers.conf

@@ -165,7 +165,9 @@ class Supervisor:
                 continue
             process.join()
             if self.stopping:
-                self.failed |= process.exitcode != 0
+                # A worker still starting dies of the signal itself (its handlers come just
+                # before it starts serving): it had accepted nothing, so that is clean too.
+                self.failed |= process.exitcode not in (0, *(-sig for sig in STOP_SIGNALS))
             elif process.exitcode == STARTUP_FAILURE:
                 log.error("worker %d failed to start: stopping every worker", process.pid)
                 self.failed = True

@@ -131,3 +131,41 @@ def test_without_a_drain_the_listener_closes_at_once(
     assert held.finish()[0] == 200
     assert served.process.wait(15) == 0
     assert "held" in logged_request_ids(served.state / "access-log.csv")
+
+
+def children(pid: int) -> set[int]:
+    """The worker processes of a supervisor (not multiprocessing's resource tracker)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        pids = {int(p) for p in f.read().split()}
+    return {p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()}
+
+
+def test_a_worker_that_dies_is_replaced_and_the_stop_is_still_clean(
+    tmp_path: Path, stopped_at_end: list[subprocess.Popen[bytes]]
+) -> None:
+    served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], 2)
+    stopped_at_end.append(served.process)
+    wait_until(lambda: served.output().count("Application startup complete") == 2, 30, "both workers start")
+    workers = children(served.process.pid)
+    assert len(workers) == 2
+    killed = min(workers)
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: len(children(served.process.pid) - {killed}) == 2, 30, "a new worker starts")
+    for i in range(20):  # both workers answer (the kernel spreads the connections)
+        assert confirm(served.url, f"after-{i}")[0] == 200
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(15) == 0, served.output()
+    assert "died (exit code -9): starting another" in served.output()
+
+
+def test_a_stop_while_workers_are_still_starting_is_clean(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ONSHI_STATE_DIR": str(tmp_path / "state")},
+    )
+    wait_until(lambda: len(children(process.pid)) == 2, 30, "both workers are spawned")
+    process.send_signal(signal.SIGTERM)  # before they have imported anything
+    assert process.wait(15) == 0
