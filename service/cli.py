@@ -80,11 +80,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _print_demo_banner(settings: Settings) -> None:
-    from service.demo import DEMO_API_KEY, sample_request
+    """The demo key and, for a terminal, a curl line that works.
 
+    With JSON logs (a container) only the key, as one log record: the curl line carries a
+    demo member's key fields and birthdate, which no log line may hold.
+    """
+    from service.demo import DEMO_API_KEY, DEMO_INSTITUTION, sample_request
+
+    if settings.log_format == "json":
+        logging.getLogger("onshi").info("demo API key (institution %s): %s", DEMO_INSTITUTION, DEMO_API_KEY)
+        return
     body = orjson.dumps(sample_request()).decode()
     url = f"http://{settings.host}:{settings.port}/v1/confirmations"
-    print(f"Demo API key (institution 1310000019): {DEMO_API_KEY}", flush=True)
+    print(f"Demo API key (institution {DEMO_INSTITUTION}): {DEMO_API_KEY}", flush=True)
     print(
         "Try:\n  curl -s "
         + " ".join(

@@ -159,3 +159,35 @@ def test_the_disclosure_search_finds_what_it_looks_for() -> None:
     assert disclosed(json.dumps({"msg": "大阪 一郎"}, ensure_ascii=False), values) == {"大阪 一郎"}
     assert disclosed(json.dumps({"msg": 'body {"branch": "00"}'}), values) == {"00"}
     assert disclosed(json.dumps({"ts": "2026-01-20T00:00:00", "pid": 123, "msg": "8000 01"}), values) == set()
+
+
+def test_the_demo_in_json_logs_gives_its_key_as_a_record_and_no_member(tmp_path: Path) -> None:
+    from service.demo import DEMO_API_KEY, sample_request
+
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ONSHI), "serve", "--demo", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={
+                **os.environ,
+                "ONSHI_STATE_DIR": str(tmp_path / "state"),
+                "ONSHI_LOG_FORMAT": "json",
+                "ONSHI_DEMO_MEMBERS": "2000",
+            },
+        )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    entries = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines()]
+    assert any(DEMO_API_KEY in entry["msg"] for entry in entries)
+    member = sample_request()
+    text = log_path.read_text(encoding="utf-8")
+    assert member["birthdate"] not in text and f'"{member["number"]}"' not in text
