@@ -98,6 +98,15 @@ def wait_ready(base_url: str, process: subprocess.Popen[bytes], within: float = 
     wait_until(up, within, "the server is ready")
 
 
+STARTED = "Application startup complete"  # uvicorn's line once a worker's lifespan has started
+
+
+def wait_all_started(read_log: Callable[[], str], workers: int, line: str = STARTED) -> None:
+    """Until every worker has logged `line`: readiness on one connection speaks for one worker
+    only, and the others may still be loading (they answer 503 NOT_READY meanwhile)."""
+    wait_until(lambda: read_log().count(line) >= workers, 60, f"{workers} worker(s) logged {line!r}")
+
+
 def refuses_connections(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

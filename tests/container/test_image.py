@@ -30,6 +30,7 @@ from tests.processes import (
     logged_request_ids,
     personal_values,
     ready,
+    wait_all_started,
     wait_until,
 )
 
@@ -71,6 +72,11 @@ class Container:
     name: str
     url: str
     state: Path
+    decided: int = 0  # confirmations and batch items the tests had decided by it
+
+
+# check.py --batch sends every good case alone and again as a batch item: each is decided twice.
+DECIDED_PER_CHECK = 2 * len(json.loads((EXAMPLES / "cases.json").read_text(encoding="utf-8"))["cases"])
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +95,7 @@ def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     running = Container(name, f"http://127.0.0.1:{port}", state)
     try:
         wait_until(lambda: ready(running.url), 60, "the container is ready")
+        wait_all_started(lambda: engine("logs", name).stderr, 2)
         yield running
     finally:
         engine("rm", "--force", name, check=False)
@@ -96,6 +103,7 @@ def container(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def test_the_examples_pass(container: Container) -> None:
     assert_examples_pass(container.url)
+    container.decided += DECIDED_PER_CHECK
 
 
 def test_it_runs_as_a_user_other_than_root_without_a_compiler(container: Container) -> None:
@@ -129,6 +137,7 @@ def test_sigterm_stops_it_cleanly_with_every_confirmation_recorded(container: Co
     ids = [f"container-{i}" for i in range(50)]
     for rid in ids:
         assert confirm(container.url, rid)[0] == 200
+    container.decided += len(ids)
     started = time.monotonic()
     engine("kill", "--signal", "TERM", container.name)
     exit_code = engine("wait", container.name, timeout=30).stdout.strip()
@@ -136,6 +145,8 @@ def test_sigterm_stops_it_cleanly_with_every_confirmation_recorded(container: Co
     print(f"stopped in {took:.2f} s, exit code {exit_code}")
     assert exit_code == "0" and took < 15
     assert logged_request_ids(container.state / "access-log.csv") >= set(ids)
+    records = (container.state / "access-log.csv").read_text(encoding="utf-8").splitlines()
+    assert len(records) == container.decided  # every decided confirmation, each once
     logs = engine("logs", container.name)
     lines = (logs.stdout + logs.stderr).splitlines()
     entries = [json.loads(line) for line in lines if line.strip()]  # ONSHI_LOG_FORMAT=json in the image

@@ -9,7 +9,7 @@ import pytest
 
 from tests.db.conftest import query
 from tests.db.server import Server
-from tests.processes import stop_with_work_in_flight
+from tests.processes import stop_with_work_in_flight, wait_all_started
 
 DRAIN = 1.5
 
@@ -23,9 +23,12 @@ def test_sigterm_drains_finishes_in_flight_work_and_records_it(
     server.start()
     try:
         assert server.process is not None
+        # Each worker loads the database itself, after its lifespan has started.
+        wait_all_started(server.log, workers, "snapshot loaded from the database")
         decided = stop_with_work_in_flight(server.process, server.port, DRAIN)
     finally:
         if server.process is not None and server.process.poll() is None:
             server.process.kill()
+            server.process.wait(10)
     logged = {r["request_id"] for r in query(loaded, "SELECT request_id FROM access_log")}
     assert logged >= decided, server.log()

@@ -31,6 +31,7 @@ from tests.processes import (
     free_port,
     http,
     personal_values,
+    wait_all_started,
     wait_ready,
 )
 
@@ -120,6 +121,7 @@ def test_a_served_day_logs_json_only_and_no_personal_data(tmp_path: Path, worker
         )
     try:
         wait_ready(url, process)
+        wait_all_started(lambda: log_path.read_text(encoding="utf-8"), workers)
         for batch in (False, True):
             assert_examples_pass(url, batch)
         # A reload by signal and a request in flight at the stop log too.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.processes import ONSHI, assert_examples_pass, free_port, wait_ready
+from tests.processes import ONSHI, assert_examples_pass, free_port, wait_all_started, wait_ready
 
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"workers={n}")
@@ -29,6 +29,7 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, process)
+            wait_all_started((tmp_path / "serve.log").read_text, request.param)
             yield url
         finally:
             process.terminate()

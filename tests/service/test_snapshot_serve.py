@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.processes import ONSHI, assert_examples_pass, free_port
+from tests.processes import ONSHI, assert_examples_pass, free_port, wait_all_started
 
 TOKEN = "reload-token-" + "z" * 32
 CLINIC = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
@@ -93,6 +93,7 @@ class Served:
                 pass
             assert time.monotonic() < deadline and self.process.poll() is None, self.log.read_text()
             time.sleep(0.05)
+        wait_all_started(self.log.read_text, workers)
 
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None

@@ -23,6 +23,7 @@ from tests.processes import (
     logged_request_ids,
     refuses_connections,
     stop_with_work_in_flight,
+    wait_all_started,
     wait_ready,
     wait_until,
 )
@@ -67,6 +68,7 @@ def serve(tmp_path: Path, source: list[str], workers: int, **env: str) -> Served
         )
     served = Served(process, port, f"http://127.0.0.1:{port}", state, log)
     wait_ready(served.url, process)
+    wait_all_started(served.output, workers)
     return served
 
 
@@ -145,7 +147,6 @@ def test_a_worker_that_dies_is_replaced_and_the_stop_is_still_clean(
 ) -> None:
     served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], 2)
     stopped_at_end.append(served.process)
-    wait_until(lambda: served.output().count("Application startup complete") == 2, 30, "both workers start")
     workers = children(served.process.pid)
     assert len(workers) == 2
     killed = min(workers)
