@@ -49,34 +49,46 @@ class DrainingServer(uvicorn.Server):
         self.drain_seconds = drain_seconds
         self.drain_until: float | None = None
         self.stop_signalled_at = 0.0
+        self.notes: list[str] = []  # what the signal handler has to say, logged from the loop
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # The signal is not recorded in _captured_signals: uvicorn would raise it again once
-        # shut down, and the process would die by it instead of exiting 0.
+        # shut down, and the process would die by it instead of exiting 0. Nothing is logged
+        # here: a handler that writes to stderr while the interrupted code is writing there
+        # fails ("reentrant call"); the notes are logged from the event loop instead.
         now = time.monotonic()
+        name = signal.Signals(sig).name
         if self.drain_until is None:
             self.stop_signalled_at = now
             self.drain_until = now + self.drain_seconds
             _begin_stopping(self.config)
-            log.info(
-                "%s: not ready any more; answering for %.1f s more, then closing the listener",
-                signal.Signals(sig).name,
-                self.drain_seconds,
+            self.notes.append(
+                f"{name}: not ready any more; answering for {self.drain_seconds:.1f} s more, "
+                "then closing the listener"
             )
             if self.drain_seconds <= 0:
                 self.should_exit = True
         elif now - self.stop_signalled_at < REPEAT_SECONDS:
             pass
         elif not self.should_exit:
-            log.info("%s again: drain cut short", signal.Signals(sig).name)
+            self.notes.append(f"{name} again: drain cut short")
             self.should_exit = True
         elif sig == signal.SIGINT:
             self.force_exit = True
 
+    def _log_notes(self) -> None:
+        while self.notes:
+            log.info(self.notes.pop(0))
+
     async def on_tick(self, counter: int) -> bool:
+        self._log_notes()
         if self.drain_until is not None and not self.should_exit and time.monotonic() >= self.drain_until:
             self.should_exit = True
         return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket] | None = None) -> None:
+        self._log_notes()
+        await super().shutdown(sockets)
 
     def run_worker(self, sockets: list[socket]) -> None:
         """A supervised worker: exits STARTUP_FAILURE when the application did not start."""
@@ -153,6 +165,7 @@ class Supervisor:
             sig = self.signals.pop(0)
             if sig in STOP_SIGNALS:
                 self.stopping = True
+            log.info("supervisor %d: %s, passed to every worker", os.getpid(), signal.Signals(sig).name)
             for process in self.processes:
                 if process.is_alive():
                     os.kill(process.pid, sig)
