@@ -711,9 +711,9 @@ cdef Py_ssize_t scan_batch(const char* p, Py_ssize_t n, Raw* top, Raw** items):
             else:
                 while True:
                     if count == cap:
-                        if cap > MAX_BATCH_ITEMS_C:
-                            return -1  # too many: the decoded path answers 413
-                        cap = 64 if cap == 0 else min(cap * 2, MAX_BATCH_ITEMS_C + 1)
+                        if cap >= MAX_BATCH_ITEMS_C:
+                            return -1  # one more than allowed: the decoded path answers 413
+                        cap = 64 if cap == 0 else min(cap * 2, MAX_BATCH_ITEMS_C)
                         grown = <Raw*>realloc(items[0], cap * sizeof(Raw))
                         if grown == NULL:
                             return -1
