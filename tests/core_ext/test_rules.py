@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -482,6 +483,28 @@ def test_legacy_card_insurer_cutoff_is_inclusive() -> None:
         assert (ask_("2025-03-31", "2"), ask_("2025-04-01", "2")) == ("VALID", "DOCUMENT_EXPIRED")
 
 
+@pytest.mark.parametrize(
+    ("insurer", "last_day"),
+    [(KOKUHO, "2025-07-31"), (KENPO, "2025-12-01")],
+    ids=["insurer cut-off", "no insurer cut-off"],
+)
+def test_legacy_card_valid_until_past_the_cutoff_ends_at_the_cutoff(
+    impl: str, insurer: str, last_day: str
+) -> None:
+    """min(valid_until, the insurer's date or 2025-12-01): a later printed expiry does not help."""
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01", insurer=insurer)
+    w.doc(1, 1, "legacy_card", "2020-01-01", valid_until="2027-03-31")
+    core = w.cores()[impl]
+    after = date.fromisoformat(last_day) + timedelta(days=1)
+    codes = [
+        ask(core, by_number(on, "1", "1970-01-01", "legacy_card", insurer))["code"]
+        for on in (last_day, after.isoformat())
+    ]
+    assert codes == ["VALID", "DOCUMENT_EXPIRED"]
+
+
 def test_legacy_card_void_from_is_exclusive_and_not_a_warning() -> None:
     w = Population()
     w.person(1, "1970-01-01")
@@ -689,3 +712,78 @@ def test_serials_of_any_length_are_found(impl: str, serial: str) -> None:
     core = w.cores()[impl]
     assert ask(core, card(serial.lower(), "2025-04-01"))["code"] == "VALID"
     assert ask(core, card(serial[:-1] or "B", "2025-04-01"))["code"] == "CERTIFICATE_UNKNOWN"
+
+
+def test_zero_padded_kokuho_number_finds_the_six_digit_insurer(impl: str) -> None:
+    """ "00" + a 6-digit 国保 number is that insurer (RULES.md §2), in a plain ASCII body too."""
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01", insurer=KOKUHO, number="123456")
+    core = w.cores()[impl]
+    for insurer in (KOKUHO, "00" + KOKUHO, "００" + KOKUHO):
+        a = ask(core, by_number("2025-04-01", "123456", "1970-01-01", insurer=insurer))
+        assert (a["code"], a["qualification"]["insurer_number"]) == ("VALID", KOKUHO), insurer
+
+
+# The compiled core computes these dates itself (Neri-Schneider); here through whole
+# decisions, at the edges a month-length or year-end mistake would move.
+
+
+@pytest.mark.parametrize(
+    ("expires", "last_usable"),
+    [("2025-11-30", "2026-02-28"), ("2025-12-31", "2026-03-31"), ("2023-11-30", "2024-02-29")],
+)
+def test_certificate_grace_ends_on_the_last_day_of_the_third_month(
+    impl: str, expires: str, last_usable: str
+) -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01")
+    w.cert("C1", 1, "2020-01-01", expires)
+    w.reg(1, "2020-01-01")
+    core = w.cores()[impl]
+    after = (date.fromisoformat(last_usable) + timedelta(days=1)).isoformat()
+    last = ask(core, card("C1", last_usable))
+    assert (last["code"], last["warnings"]) == ("VALID", ["CERTIFICATE_GRACE_PERIOD"])
+    assert ask(core, card("C1", after))["code"] == "CERTIFICATE_INVALID"
+
+
+def test_certificate_edges_issue_day_revoked_in_grace_face_only(impl: str) -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01")
+    w.cert("C1", 1, "2024-03-01", "2025-01-15", revoked="2025-03-01", face_only=True)
+    w.reg(1, "2024-03-01")
+    core = w.cores()[impl]
+    assert ask(core, card("C1", "2024-03-01"))["code"] == "VALID"  # D == issued_on
+    assert ask(core, card("C1", "2024-02-29"))["code"] == "CERTIFICATE_INVALID"
+    assert ask(core, card("C1", "2025-02-28"))["code"] == "VALID"  # in grace, not yet revoked
+    assert ask(core, card("C1", "2025-03-01"))["code"] == "CERTIFICATE_INVALID"  # revoked inside grace
+    # Revoked wins over face-only: step 3 comes before step 4.
+    assert ask(core, card("C1", "2025-03-01", auth="pin"))["code"] == "CERTIFICATE_INVALID"
+    assert ask(core, card("C1", "2025-02-28", auth="pin"))["code"] == "FACE_AUTH_REQUIRED"
+    # A proxy is refused before the serial is even looked up.
+    assert ask(core, card("FFFF", "2025-02-28", proxy=True))["code"] == "PROXY_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize(
+    ("on", "elderly", "preschool"),
+    [
+        ("2024-12-31", False, True),  # attains 70 / 6 on 31 December ...
+        ("2025-01-01", True, True),  # ... so 高齢受給者 from 1 January
+        ("2025-03-31", True, True),  # preschool through the 31 March after attaining 6
+        ("2025-04-01", True, False),
+    ],
+)
+def test_born_on_1_january(impl: str, on: str, elderly: bool, preschool: bool) -> None:
+    w = Population()
+    w.person(1, "1955-01-01")
+    w.qual(1, 1, "2000-01-01", number="1")
+    w.person(2, "2019-01-01")
+    w.qual(2, 2, "2019-01-01", number="2")
+    core = w.cores()[impl]
+    old = ask(core, by_number(on, "1", "1955-01-01"))["qualification"]
+    child = ask(core, by_number(on, "2", "2019-01-01"))["qualification"]
+    assert old["elderly_recipient"] is elderly
+    assert child["preschool"] is preschool
+    assert (old["copay_percent"], child["copay_percent"]) == (20 if elderly else 30, 20 if preschool else 30)
