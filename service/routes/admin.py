@@ -49,14 +49,14 @@ def _refused(request: Request) -> JSONResponse | None:
 )
 async def upserts(request: Request) -> JSONResponse:
     """Insert or update rows of any entity, validated like an import, in one transaction."""
+    refused = _refused(request)  # first: without the token, not even the mode is disclosed
+    if refused is not None:
+        return refused
     settings = request.app.state.settings
     if settings.source != "database":
         return _error(
             409, "READ_ONLY", "ファイルから読み込んだデータは更新できません（データベース接続時のみ）。"
         )
-    refused = _refused(request)
-    if refused is not None:
-        return refused
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -84,16 +84,52 @@ async def upserts(request: Request) -> JSONResponse:
     return JSONResponse({"change_seq": seq})
 
 
-@router.get("/persons/{person_id}/access-log")
+ACCESS_LOG_LIMIT = 10_000  # records in one answer at most (the default is 100)
+
+
+def _whole_number(value: str | None, default: int, low: int, high: int) -> int | str:
+    """The value as an int in [low, high], or the field code of what is wrong with it."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return "FORMAT"
+    number = int(value)
+    return number if low <= number <= high else "RANGE"
+
+
+@router.get(
+    "/persons/{person_id}/access-log",
+    responses={
+        401: {"description": "UNAUTHENTICATED"},
+        422: {"description": "VALIDATION_ERROR naming person_id or limit"},
+        503: {"description": "DATABASE_UNAVAILABLE"},
+    },
+)
 async def access_log(
-    request: Request, person_id: int, limit: int = Query(100, ge=1, le=10_000)
+    request: Request,
+    person_id: str,
+    limit: str | None = Query(None, description=f"1 to {ACCESS_LOG_LIMIT:,}; default 100"),
 ) -> JSONResponse:
     """The confirmations that disclosed or looked up this person, newest first."""
     refused = _refused(request)
     if refused is not None:
         return refused
+    # Checked here, not by FastAPI: its 422 has another shape than the contract's.
+    person = _whole_number(person_id, 0, 1, 2**63 - 1)
+    count = _whole_number(limit, 100, 1, ACCESS_LOG_LIMIT)
+    fields = [
+        {"field": name, "code": value, "message": f"{name}{message}"}
+        for name, value, message in (
+            ("person_id", person, "は1以上の整数で指定してください。"),
+            ("limit", count, f"は1から{ACCESS_LOG_LIMIT:,}までの整数で指定してください。"),
+        )
+        if isinstance(value, str)
+    ]
+    if fields:
+        return _error(422, "VALIDATION_ERROR", "入力内容に誤りがあります。", fields=fields)
+    assert isinstance(person, int) and isinstance(count, int)
     try:
-        records = await request.app.state.access.for_person(person_id, limit)
+        records = await request.app.state.access.for_person(person, count)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
         return _error(
             503,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from service.app import create_app
@@ -67,3 +68,43 @@ def test_confirmations_are_recorded_in_the_state_directory(tmp_path: Path) -> No
         "code": "VALID",
         "request_id": "b",
     }
+
+
+def test_admin_routes_check_the_token_before_anything_else(tmp_path: Path) -> None:
+    """Without the token a caller learns nothing, not even that the server reads files."""
+    with app(tmp_path) as client:
+        for method, path in (("POST", "/v1/admin/upserts"), ("POST", "/v1/admin/reload")):
+            r = client.request(method, path, json={"persons": []})
+            assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+        r = client.get("/v1/admin/persons/x/access-log?limit=0")
+        assert r.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("?limit=0", [("limit", "RANGE")]),
+        ("?limit=10001", [("limit", "RANGE")]),
+        ("?limit=x", [("limit", "FORMAT")]),
+        ("?limit=-1", [("limit", "FORMAT")]),
+        ("?limit=", [("limit", "FORMAT")]),
+    ],
+)
+def test_access_log_limit_is_refused_in_the_contract_shape(
+    tmp_path: Path, query: str, fields: list[tuple[str, str]]
+) -> None:
+    with app(tmp_path) as client:
+        r = client.get("/v1/admin/persons/1/access-log" + query, headers=ADMIN)
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert [(f["field"], f["code"]) for f in error["fields"]] == fields
+    assert all(f["field"] in f["message"] for f in error["fields"])
+
+
+def test_access_log_person_id_and_limit_bounds(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        r = client.get("/v1/admin/persons/abc/access-log?limit=0", headers=ADMIN)
+        assert [f["field"] for f in r.json()["error"]["fields"]] == ["person_id", "limit"]
+        assert client.get("/v1/admin/persons/1/access-log?limit=10000", headers=ADMIN).status_code == 200
+        assert client.get("/v1/admin/persons/1/access-log?limit=1", headers=ADMIN).status_code == 200

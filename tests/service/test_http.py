@@ -298,3 +298,68 @@ def test_accepted_keys_are_remembered_exactly(client: TestClient) -> None:
     for bad in ("Bearer demo-key-clinicX", "Bearer demo-key-clini", "Bearer  demo-key-clinic2"):
         assert error_of(post(client, GOOD, {**KEY, "Authorization": bad}))[:2] == (401, "UNAUTHENTICATED")
     assert post(client, GOOD, {**KEY, "Authorization": "bearer demo-key-clinic"}).status_code == 200
+
+
+KOUKI = {  # person 4's 後期高齢者 qualification: recorded without symbol or branch
+    **{k: v for k, v in GOOD.items() if k not in ("symbol", "branch")},
+    "insurer_number": "39270012",
+    "number": "50505050",
+    "birthdate": "1950-05-05",
+    "confirmation_date": "2025-06-01",
+}
+
+
+@pytest.mark.parametrize("field", ["institution_code", "presented", "insurer_number", "number", "birthdate"])
+def test_json_null_for_a_required_field_is_required(client: TestClient, field: str) -> None:
+    assert f"{field}:REQUIRED" in error_of(post(client, {**GOOD, field: None}))[2]
+    item = {k: v for k, v in GOOD.items() if k != "institution_code"} | {field: None}
+    if field != "institution_code":
+        r = post(client, {"institution_code": "2710000019", "items": [item]}, batch=True)
+        assert r.status_code == 200
+        assert [f["field"] for f in r.json()["results"][0]["error"]["fields"]] == [field]
+
+
+@pytest.mark.parametrize("field", ["symbol", "branch", "confirmation_date"])
+def test_json_null_for_an_optional_field_means_omitted(client: TestClient, field: str) -> None:
+    def decision(body: dict[str, Any]) -> tuple[str, Any]:
+        answer = post(client, body).json()
+        return answer["code"], (answer.get("qualification") or {}).get("qualification_id")
+
+    omitted = {k: v for k, v in KOUKI.items() if k != field}
+    assert decision({**KOUKI, field: None}) == decision(omitted) == ("VALID", 15)
+
+
+def test_an_omitted_symbol_is_the_empty_symbol(client: TestClient) -> None:
+    without = KOUKI
+    assert post(client, without).json()["code"] == "VALID"
+    assert post(client, {**without, "symbol": ""}).json()["code"] == "VALID"
+    assert post(client, {**without, "symbol": None}).json()["code"] == "VALID"
+    assert post(client, {**without, "symbol": "7-10"}).json()["code"] == "NOT_FOUND"
+
+
+def padded(body: dict[str, Any], size: int) -> bytes:
+    """`body` with an ignored field that brings its JSON to exactly `size` bytes."""
+    bare = json.dumps({**body, "pad": ""}).encode()
+    raw = json.dumps({**body, "pad": "x" * (size - len(bare))}).encode()
+    assert len(raw) == size
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("batch", "limit"), [(False, 64 * 1024), (True, 8 * 1024 * 1024)], ids=["single", "batch"]
+)
+def test_the_size_limit_is_exact(client: TestClient, batch: bool, limit: int) -> None:
+    body = {"institution_code": "2710000019", "items": [GOOD]} if batch else GOOD
+    assert post(client, padded(body, limit), batch=batch).status_code == 200
+    assert error_of(post(client, padded(body, limit + 1), batch=batch))[:2] == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_chunked_body_is_read_and_limited_the_same(client: TestClient) -> None:
+    def chunks(raw: bytes) -> Any:
+        for i in range(0, len(raw), 1000):
+            yield raw[i : i + 1000]
+
+    ok = client.post("/v1/confirmations", content=chunks(json.dumps(GOOD).encode()), headers=KEY)
+    assert ok.status_code == 200 and ok.json()["code"] == "VALID"
+    big = client.post("/v1/confirmations", content=chunks(padded(GOOD, 64 * 1024 + 1)), headers=KEY)
+    assert error_of(big)[:2] == (413, "PAYLOAD_TOO_LARGE")
