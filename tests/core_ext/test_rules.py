@@ -787,3 +787,38 @@ def test_born_on_1_january(impl: str, on: str, elderly: bool, preschool: bool) -
     assert old["elderly_recipient"] is elderly
     assert child["preschool"] is preschool
     assert (old["copay_percent"], child["copay_percent"]) == (20 if elderly else 30, 20 if preschool else 30)
+
+
+@pytest.mark.parametrize(
+    ("second_acquired", "expected"),
+    [("2024-01-01", 3), ("2020-01-01", 3), ("2019-01-01", 2)],
+    ids=["later start wins", "same start: higher id", "earlier start loses"],
+)
+def test_one_person_with_two_qualifications_in_force_under_one_key(
+    impl: str, second_acquired: str, expected: int
+) -> None:
+    """RULES.md §4.2 step 3: several in force on D → the latest acquired_on, then the higher id."""
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(2, 1, "2020-01-01", number="1")
+    w.qual(3, 1, second_acquired, number="1")
+    a = ask(w.cores()[impl], by_number("2025-04-01", "1", "1970-01-01"))
+    assert (a["code"], a["qualification"]["qualification_id"]) == ("VALID", expected)
+
+
+def test_documents_expiring_soon_are_flagged_only_for_the_presented_document(impl: str) -> None:
+    w = Population()
+    w.person(1, "1970-01-01")
+    w.qual(1, 1, "2000-01-01", number="1")
+    w.doc(1, 1, "eligibility_certificate", "2024-12-02", valid_until="2025-04-30")
+    w.reg(1, "2020-01-01")
+    core = w.cores()[impl]
+
+    def warnings(presented: str, **extra: Any) -> list[str]:
+        a = ask(core, by_number("2025-04-01", "1", "1970-01-01", presented=presented, **extra))
+        assert a["code"] == "VALID", a
+        return list(a["warnings"])
+
+    assert warnings("eligibility_certificate") == ["DOCUMENT_EXPIRES_SOON"]  # 29 days left
+    assert warnings("unspecified") == []
+    assert warnings("info_notice", identity_verified=True) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import core_ext
@@ -158,22 +158,32 @@ def test_registration_last_day(requested: str, last: str) -> None:
     assert _text.registration_last_day(d(requested)) == d(last)
 
 
+def attained(birth: date, n: int) -> date:
+    """RULES.md §3, written plainly: the day before the n-th birthday; 28 February for a
+    29 February birth (a leap year's 28 February too: the day before 29 February)."""
+    if (birth.month, birth.day) == (2, 29):
+        return date(birth.year + n, 2, 28)
+    return date(birth.year + n, birth.month, birth.day) - timedelta(days=1)
+
+
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31)))
-def test_age_boundaries_agree_with_a_calendar_walk(birth: date) -> None:
+@example(date(2020, 2, 29))
+@example(date(1956, 2, 29))
+@example(date(2019, 4, 1))
+@example(date(2019, 4, 2))
+@example(date(1955, 1, 1))
+@example(date(1955, 12, 31))
+def test_age_boundaries_agree_with_the_rules_written_plainly(birth: date) -> None:
     attained6 = date.fromordinal(_text.attain_day(birth.toordinal(), 6))
-    assert attained6 + timedelta(days=1) in (
-        date(birth.year + 6, birth.month, birth.day)
-        if (birth.month, birth.day) != (2, 29)
-        else date(birth.year + 6, 3, 1),
-        date(birth.year + 6, 2, 29) if (birth.month, birth.day) == (2, 29) else None,
-    )
-    last = date.fromordinal(_text.preschool_last_day(birth.toordinal()))
-    assert (last.month, last.day) == (3, 31) and 0 <= (last - attained6).days < 366
-    first = date.fromordinal(_text.elderly_first_day(birth.toordinal()))
+    assert attained6 == attained(birth, 6)
+    march_31 = date(attained6.year, 3, 31)
+    if march_31 < attained6:
+        march_31 = date(attained6.year + 1, 3, 31)
+    assert date.fromordinal(_text.preschool_last_day(birth.toordinal())) == march_31
     attained70 = date.fromordinal(_text.attain_day(birth.toordinal(), 70))
-    assert first.day == 1 and (first.year, first.month) == (
-        (attained70.year + attained70.month // 12, attained70.month % 12 + 1)
-    )
+    assert attained70 == attained(birth, 70)
+    month_after = date(attained70.year + attained70.month // 12, attained70.month % 12 + 1, 1)
+    assert date.fromordinal(_text.elderly_first_day(birth.toordinal())) == month_after
 
 
 @given(st.binary(max_size=40), st.binary(max_size=40), st.integers(0, 2**31 - 1))
