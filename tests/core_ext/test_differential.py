@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import core_ext
+from core_ext import _text
 from core_ext._build import (
     CertificateRow,
     DocumentRow,
@@ -111,7 +112,27 @@ def requests(tables: Tables) -> st.SearchStrategy[dict[str, Any]]:
         }
     )
     near_events = st.tuples(st.sampled_from(events or [DAY0]), st.integers(-2, 2)).map(sum)
-    date_text = (near_events | near_events | days).map(lambda n: date.fromordinal(n).isoformat())
+    # Boundaries the rules derive from the rows (RULES.md §3-§4), where an off-by-one or a
+    # month-length slip shared by neither core would show as a disagreement.
+    derived = sorted(
+        {
+            *(_text.certificate_grace_end(c.expires_on) for c in tables.certificates),
+            *(
+                _text.registration_last_day(r.deregistration_requested_on)
+                for r in tables.registrations
+                if r.deregistration_requested_on is not None
+            ),
+            *(_text.preschool_last_day(p.birthdate) for p in tables.persons),
+            *(_text.elderly_first_day(p.birthdate) for p in tables.persons),
+            *(i.legacy_card_valid_until for i in tables.insurers if i.legacy_card_valid_until is not None),
+            date(2025, 12, 1).toordinal(),  # the default legacy-card cut-off
+            *(d.valid_until - 30 for d in tables.documents if d.valid_until is not None),
+        }
+    )
+    boundaries = st.tuples(st.sampled_from(derived), st.integers(-1, 1)).map(sum)
+    date_text = (near_events | boundaries | near_events | boundaries | days).map(
+        lambda n: date.fromordinal(n).isoformat()
+    )
     births = st.sampled_from([date.fromordinal(p.birthdate).isoformat() for p in tables.persons])
     birth_of = {p.person_id: date.fromordinal(p.birthdate).isoformat() for p in tables.persons}
     random_key = st.fixed_dictionaries(
