@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 SUFFIX := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 EXT    := $(foreach m,_core _stream _checkrows,core_ext/$(m)$(SUFFIX))
 
-.PHONY: help install run test lint bench loadtest image lock
+.PHONY: help install run test test-fast test-db lint fmt clean bench loadtest image lock
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,30 @@ install: $(STAMP) $(EXT) ## create .venv, install Onshi and its tools, build the
 run: install ## serve the demo population on 127.0.0.1:8000
 	$(BIN)/onshi serve --demo
 
-test: install ## run every test (both cores, the HTTP service, the public examples)
+test: install ## run every test (both cores, the HTTP service, the public examples, the image)
 	$(BIN)/pytest
 
-lint: install ## ruff (lint and format) and mypy
+test-fast: install ## the tests that need no PostgreSQL, no server process and no image (about a minute)
+	$(BIN)/pytest -m "not db and not slow and not container"
+
+test-db: install ## the PostgreSQL tests (tests/db; 127.0.0.1:5432 or ONSHI_TEST_POSTGRES)
+	$(BIN)/pytest -m db
+
+lint: install ## ruff (lint and format), cython-lint, mypy and stubtest
 	$(BIN)/ruff check service core_ext tests bench loadtest
 	$(BIN)/ruff format --check service core_ext tests bench loadtest
+	PATH=$(BIN):$$PATH $(BIN)/cython-lint --max-line-length 110 core_ext/*.pyx core_ext/*.pxd
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest core_ext._core --allowlist core_ext/stubtest-allowlist.txt
+
+fmt: install ## ruff: fix what it can and format
+	$(BIN)/ruff check --fix service core_ext tests bench loadtest
+	$(BIN)/ruff format service core_ext tests bench loadtest
+
+clean: ## remove build output, generated C and caches (not .venv, not data sets)
+	rm -rf build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f core_ext/*.c core_ext/*.so core_ext/*.html
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
 BENCH_DATA ?= .bench/data
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres

@@ -189,7 +189,9 @@ def qualifications(
                 continue
             branch = (s[0] - 48) * 10 + (s[1] - 48)
         qual_line[qid] = line
-        out.append(tuple.__new__(QualificationRow, (qid, pid, insurer, symbol, number, branch, relationship, day_object(acquired), lost, income, limit)))
+        out.append(tuple.__new__(QualificationRow, (
+            qid, pid, insurer, symbol, number, branch, relationship, day_object(acquired), lost, income, limit
+        )))
 
 
 def documents(source, slow, tuple columns, dict doc_line, dict qual_line, list out):
@@ -257,7 +259,9 @@ def certificates(source, slow, tuple columns, dict serial_line, dict person_line
             slow(line, row)
             continue
         serial_line[serial] = line
-        out.append(tuple.__new__(CertificateRow, (serial, pid, day_object(issued), day_object(expires), revoked, bool(face))))
+        out.append(tuple.__new__(
+            CertificateRow, (serial, pid, day_object(issued), day_object(expires), revoked, bool(face))
+        ))
 
 
 def registrations(source, slow, tuple columns, dict registered_line, dict person_line, list out):

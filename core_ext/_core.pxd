@@ -186,6 +186,8 @@ cdef class Core:
     cdef Core _route(self, const Req* r)
     cdef bytes _checked_at_json(self, str checked_at)
     cdef int _put_batch_head(self, Buf* b, str request_id, str checked_at) except -1
-    cdef int _log_line(self, bytearray log, const LogHead* head, int presented, int code, int p, int q) except -1
+    cdef int _log_line(
+        self, bytearray log, const LogHead* head, int presented, int code, int p, int q
+    ) except -1
     cdef int _put_result(self, Buf* b, const Req* r, bytes checked_at, bint stale,
                          bytearray log, const LogHead* head) except -1

@@ -26,7 +26,7 @@ from ._text import normalise_number, normalise_symbol
 cdef extern from *:
     void prefetch "__builtin_prefetch"(const void* address) noexcept nogil
 
-from ._days cimport days_from_civil, is_leap, parse_day_ascii
+from ._days cimport days_from_civil, parse_day_ascii
 from ._hashing cimport fnv1a, home_slot, key_hash_c
 
 # Mirrors of _codes constants; any drift shows in the differential tests against the twin.
@@ -100,7 +100,8 @@ cdef inline void civil(int day, int* y, int* m, int* d) noexcept nogil:
     Neri and Schneider's Euclidean affine functions (Software: Practice and Experience,
     2023): multiplications and shifts instead of the divisions of the textbook
     algorithm; tests/core_ext/test_days.py compares every day of 1800-2300 with Python."""
-    cdef uint32_t n = <uint32_t>(day - 1 + 306)  # days since 0000-03-01 (a computational year starts in March)
+    # days since 0000-03-01 (a computational year starts in March)
+    cdef uint32_t n = <uint32_t>(day - 1 + 306)
     cdef uint32_t n1 = 4 * n + 3
     cdef uint32_t century = n1 // 146097
     cdef uint32_t n2 = (n1 % 146097) | 3
@@ -216,7 +217,6 @@ cdef inline bint plain_ascii(const char* s, Py_ssize_t n) nogil:
         if s[i] <= 32 or s[i] >= 127:
             return False
     return True
-
 
 
 # ------------------------------------------------------------------ output
@@ -506,7 +506,9 @@ cdef inline int field_of(const char* s, Py_ssize_t n) noexcept nogil:
     return -1
 
 
-cdef inline bint name_at(const char* p, Py_ssize_t i, Py_ssize_t n, const char* name, Py_ssize_t m) noexcept nogil:
+cdef inline bint name_at(
+    const char* p, Py_ssize_t i, Py_ssize_t n, const char* name, Py_ssize_t m
+) noexcept nogil:
     """Whether p[i:] starts with `name` (m bytes) and its closing quote."""
     return i + m < n and memcmp(p + i, name, m) == 0 and p[i + m] == b'"'
 
@@ -1432,11 +1434,15 @@ cdef class Core:
         if r.presented == MYNA_CARD:
             if r.serial[:r.serial_len] in self.dirty_serials:
                 return self.overlay
-        elif r.insurer >= 0 and (r.insurer, r.symbol[:r.symbol_len], r.number[:r.number_len]) in self.dirty_keys:
+        elif r.insurer >= 0 and (
+            (r.insurer, r.symbol[:r.symbol_len], r.number[:r.number_len]) in self.dirty_keys
+        ):
             return self.overlay
         return self
 
-    cdef int _log_line(self, bytearray log, const LogHead* head, int presented, int code, int p, int q) except -1:
+    cdef int _log_line(
+        self, bytearray log, const LogHead* head, int presented, int code, int p, int q
+    ) except -1:
         """Append this decision's access-log line (core_ext._logline.access_line) to `log`:
         sized for the longest line, written in place, then cut to what was written."""
         cdef bytes pres = <bytes>LOG_PRESENTED[presented]

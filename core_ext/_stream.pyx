@@ -28,7 +28,7 @@ import hashlib
 from array import array
 
 from cpython cimport array as carray
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint64_t
@@ -767,7 +767,7 @@ cdef class StreamBuilder:
         cdef Py_ssize_t nq = len(q_insurer), j, g, groups = 0, size = 16
         while size < 2 * nq:
             size <<= 1
-        cdef uint64_t mask = size - 1, h, i
+        cdef uint64_t mask = size - 1, i
         # Interned strings make a key three integers: (insurer, symbol offset, number offset).
         cdef uint64_t* slot_a = <uint64_t*>malloc(size * sizeof(uint64_t))
         cdef unsigned int* slot_b = <unsigned int*>malloc(size * sizeof(unsigned int))
@@ -782,7 +782,9 @@ cdef class StreamBuilder:
         cdef uint64_t a
         cdef unsigned int b
         if slot_a == NULL or slot_b == NULL or slot_g == NULL:
-            free(slot_a); free(slot_b); free(slot_g)
+            free(slot_a)
+            free(slot_b)
+            free(slot_g)
             raise MemoryError()
         with nogil:
             memset(slot_g, 0xFF, size * sizeof(int))
@@ -799,7 +801,9 @@ cdef class StreamBuilder:
                     fq[groups] = <int>j
                     groups += 1
                 gq[j] = slot_g[i]
-        free(slot_a); free(slot_b); free(slot_g)
+        free(slot_a)
+        free(slot_b)
+        free(slot_g)
 
         cdef carray.array starts = zeros(I32, groups + 1)
         cdef carray.array key_members = bucket_order(gq, nq, groups, starts.data.as_ints)

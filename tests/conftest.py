@@ -14,7 +14,8 @@ import core_ext
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+TESTS = Path(__file__).resolve().parent
+SHARED = TESTS.parents[1] / "shared"
 EXAMPLES = SHARED / "examples"
 
 
@@ -38,3 +39,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if os.environ.get("ONSHI_NO_SKIPS") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped, and ONSHI_NO_SKIPS is set: {report.longrepr}"
+
+
+def _compiled_built() -> bool:
+    """The three extension modules `make install` builds together are importable."""
+    try:
+        from core_ext import _checkrows, _core, _stream  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+COMPILED_BUILT = _compiled_built()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/db `db`; skip `compiled` tests where the extension is not built."""
+    not_built = pytest.mark.skip(reason="the compiled core is not built (make install builds it)")
+    for item in items:
+        if Path(item.path).resolve().relative_to(TESTS).parts[0] == "db":
+            item.add_marker(pytest.mark.db)
+        if not COMPILED_BUILT and item.get_closest_marker("compiled"):
+            item.add_marker(not_built)

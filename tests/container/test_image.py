@@ -40,7 +40,7 @@ USER_ID = 10001  # the Dockerfile's USER
 ENGINE = shutil.which("podman") or shutil.which("docker")
 
 # The first test also waits for the image build: minutes on a machine that has no base yet.
-pytestmark = [pytest.mark.container, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def engine(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:

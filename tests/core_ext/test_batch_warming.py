@@ -19,7 +19,7 @@ from service.dataset import validate
 from service.demo import DEMO_INSTITUTION, demo_sources, number_path_request
 from service.state import generation_from
 
-pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="the compiled core is not built")
+pytestmark = pytest.mark.compiled
 SEED = 20261202
 DAY = 739_586  # today: 2025-12-01 as a day number (date.toordinal())
 SNAPSHOT = b'{"version":"t"}'

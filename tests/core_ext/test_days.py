@@ -6,9 +6,7 @@ from datetime import date
 
 import pytest
 
-import core_ext
-
-pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="the compiled core is not built")
+pytestmark = pytest.mark.compiled
 
 
 def test_every_day_from_1800_to_2300_is_written_as_python_writes_it() -> None:

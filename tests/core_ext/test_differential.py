@@ -31,7 +31,7 @@ from core_ext._codes import OUTCOMES
 from tests.population import INSTITUTION, KENPO, KOKUHO, KOUKI, day
 from tests.strategies import JSON_VALUES, REQUEST_FIELDS
 
-pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="compiled core not built")
+pytestmark = pytest.mark.compiled
 
 INSURERS = [KENPO, KOKUHO, KOUKI]
 DAY0 = day("2024-01-01")

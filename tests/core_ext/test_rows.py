@@ -22,7 +22,7 @@ from service.dataset import validate
 from service.demo import demo_sources
 
 
-@pytest.mark.skipif(not core_ext.COMPILED, reason="the compiled core is not built")
+@pytest.mark.compiled
 def test_compiled_structs_have_the_layouts_of_rows() -> None:
     from core_ext._core import row_offsets
 
@@ -98,7 +98,7 @@ def test_a_built_snapshot_keeps_its_columns_by_name() -> None:
     ]
 
 
-@pytest.mark.skipif(not core_ext.COMPILED, reason="the compiled core is not built")
+@pytest.mark.compiled
 @pytest.mark.parametrize("size", [1, 31, 32, 1000])
 def test_rows_start_on_a_cache_line(size: int) -> None:
     from core_ext._core import buffer_address

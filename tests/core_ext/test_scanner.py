@@ -20,7 +20,7 @@ import core_ext
 from tests.core_ext.test_differential import answers, both, populations, requests
 from tests.population import INSTITUTION, KENPO, Population
 
-pytestmark = pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="the compiled core is not built")
+pytestmark = pytest.mark.compiled
 SPACE = ["", " ", "\n", "\t ", "\r\n"]
 # Non-ASCII symbols and numbers as reception systems send them: full-width digits and dashes,
 # ideographic spaces, a four-byte character, a forbidden format character, too long.

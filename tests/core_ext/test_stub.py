@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import core_ext
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif("c" not in core_ext.IMPLEMENTATIONS, reason="compiled core not built")
+@pytest.mark.compiled
 def test_stub_matches_the_compiled_module() -> None:
     result = subprocess.run(
         [

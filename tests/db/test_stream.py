@@ -25,7 +25,7 @@ from service.synth.generator import Synth
 from tests.conftest import EXAMPLES
 from tests.db.conftest import run
 
-pytestmark = pytest.mark.skipif(StreamBuilder is None, reason="the compiled builder is not built")
+pytestmark = pytest.mark.compiled  # the compiled stream builder
 
 TEXT_ARRAYS = {"p_name", "p_kana", "q_symbol", "q_number", "c_serial"}
 CERT_ARRAYS = ("c_person", "c_serial", "c_issued", "c_expires", "c_revoked", "c_face_only")

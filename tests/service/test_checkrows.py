@@ -17,10 +17,7 @@ from hypothesis import strategies as st
 from service.dataset import COLUMNS, FILES, DataSet, DataSetError, read_csv_cells, validate
 from tests.conftest import EXAMPLES
 
-try:
-    from core_ext import _checkrows  # type: ignore[attr-defined]  # noqa: F401
-except ImportError:
-    pytest.skip("the compiled row checks are not built", allow_module_level=True)
+pytestmark = pytest.mark.compiled  # the compiled row checks against the Python ones
 
 BASE = {name: list(read_csv_cells(EXAMPLES / "data" / name, COLUMNS[name])) for name in FILES}
 TRICKY = [

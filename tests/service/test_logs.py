@@ -94,6 +94,7 @@ def test_a_failed_confirmation_is_logged_with_its_request_id(caplog: pytest.LogC
     assert failure.exc_info is not None
 
 
+@pytest.mark.slow
 def test_an_unknown_log_format_is_refused_by_name() -> None:
     result = subprocess.run(
         [str(ONSHI), "synth", "--members", "1", "--out", "/nonexistent"],
@@ -106,6 +107,7 @@ def test_an_unknown_log_format_is_refused_by_name() -> None:
     assert "log_format" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2], ids=lambda n: f"workers={n}")
 def test_a_served_day_logs_json_only_and_no_personal_data(tmp_path: Path, workers: int) -> None:
     port = free_port()
@@ -163,6 +165,7 @@ def test_the_disclosure_search_finds_what_it_looks_for() -> None:
     assert disclosed(json.dumps({"ts": "2026-01-20T00:00:00", "pid": 123, "msg": "8000 01"}), values) == set()
 
 
+@pytest.mark.slow
 def test_the_demo_in_json_logs_gives_its_key_as_a_record_and_no_member(tmp_path: Path) -> None:
     from service.demo import DEMO_API_KEY, sample_request
 

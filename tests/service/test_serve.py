@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.processes import ONSHI, assert_examples_pass, free_port, wait_all_started, wait_ready
 
+pytestmark = pytest.mark.slow  # real server processes
+
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"workers={n}")
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:

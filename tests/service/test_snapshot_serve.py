@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.processes import ONSHI, assert_examples_pass, free_port, wait_all_started
 
+pytestmark = pytest.mark.slow  # real server processes
 TOKEN = "reload-token-" + "z" * 32
 CLINIC = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
 PERSON_1 = {

@@ -28,6 +28,7 @@ from tests.processes import (
     wait_until,
 )
 
+pytestmark = pytest.mark.slow  # real server processes
 DRAIN = 1.5
 
 
