@@ -2,6 +2,9 @@
 
 `Core` is the Cython implementation when it is built and `ONSHI_NO_EXTENSIONS` is
 not set, else the pure-Python twin; both give the same answers.
+
+This module is the core's public surface: `service/` imports from here only, never a
+`core_ext._…` module (tests and benchmarks may reach inside).
 """
 
 from __future__ import annotations
@@ -12,7 +15,41 @@ from types import ModuleType
 from typing import Any
 
 from . import _pycore
-from ._build import SnapshotData, Tables, build_snapshot
+from ._answers import error_body
+from ._build import (
+    BIG_ID,
+    CertificateRow,
+    DocumentRow,
+    InsurerRow,
+    PersonRow,
+    QualificationRow,
+    RegistrationRow,
+    SnapshotData,
+    Tables,
+    build_snapshot,
+    id_at,
+    text_at,
+)
+from ._codes import (
+    CODE_NAMES,
+    DOCUMENT_KINDS,
+    ELIGIBILITY_CERTIFICATE,
+    INCOME_CLASSES,
+    LEGACY_CARD,
+    LIMIT_CATEGORIES,
+)
+from ._file import SnapshotFileError, open_snapshot, write_snapshot
+from ._text import (
+    NO_END,
+    insurer_check_digit,
+    is_institution_code,
+    normalise_branch,
+    normalise_insurer_number,
+    normalise_number,
+    normalise_serial,
+    normalise_symbol,
+    parse_day,
+)
 from ._text import key_hash as py_key_hash
 
 NO_EXTENSIONS = bool(os.environ.get("ONSHI_NO_EXTENSIONS"))
@@ -22,6 +59,17 @@ try:
     from . import _core as _compiled
 except ImportError:  # not built: fall back to the twin
     _compiled = None
+
+# The compiled helpers beside the core, None where the extension is not built: the row
+# checks of an import (service.dataset), the COPY stream builder and encoder (service.db).
+checkrows: Any
+StreamBuilder: Any
+encode_copy: Any
+try:
+    from . import _checkrows as checkrows  # type: ignore[attr-defined, no-redef, unused-ignore]
+    from ._stream import StreamBuilder, encode_copy  # type: ignore[import-not-found, no-redef, unused-ignore]
+except ImportError:
+    checkrows = StreamBuilder = encode_copy = None
 
 IMPLEMENTATIONS: dict[str, Any] = {"py": _pycore.Core}
 key_hash: Callable[[int, bytes, bytes], int] = py_key_hash
@@ -37,4 +85,42 @@ def snapshot(tables: Tables) -> SnapshotData:
     return build_snapshot(tables, key_hash)
 
 
-__all__ = ["COMPILED", "IMPLEMENTATIONS", "Core", "SnapshotData", "Tables", "snapshot"]
+__all__ = [
+    "BIG_ID",
+    "CODE_NAMES",
+    "COMPILED",
+    "DOCUMENT_KINDS",
+    "ELIGIBILITY_CERTIFICATE",
+    "IMPLEMENTATIONS",
+    "INCOME_CLASSES",
+    "LEGACY_CARD",
+    "LIMIT_CATEGORIES",
+    "NO_END",
+    "CertificateRow",
+    "Core",
+    "DocumentRow",
+    "InsurerRow",
+    "PersonRow",
+    "QualificationRow",
+    "RegistrationRow",
+    "SnapshotData",
+    "SnapshotFileError",
+    "StreamBuilder",
+    "Tables",
+    "checkrows",
+    "encode_copy",
+    "error_body",
+    "id_at",
+    "insurer_check_digit",
+    "is_institution_code",
+    "normalise_branch",
+    "normalise_insurer_number",
+    "normalise_number",
+    "normalise_serial",
+    "normalise_symbol",
+    "open_snapshot",
+    "parse_day",
+    "snapshot",
+    "text_at",
+    "write_snapshot",
+]

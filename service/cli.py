@@ -128,7 +128,7 @@ def settle_heap() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Validate the data, then run uvicorn; invalid data exits non-zero with nothing served."""
-    from core_ext._file import SnapshotFileError
+    from core_ext import SnapshotFileError
     from service.app import create_app
     from service.loading import check_source, load_generation
 
@@ -306,7 +306,7 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
     import asyncpg
 
     import core_ext
-    from core_ext._file import write_snapshot
+    from core_ext import write_snapshot
     from service.dataset import load_dir
 
     started = time.perf_counter()

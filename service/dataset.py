@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core_ext._build import (
+from core_ext import (
+    DOCUMENT_KINDS,
+    ELIGIBILITY_CERTIFICATE,
+    INCOME_CLASSES,
+    LEGACY_CARD,
+    LIMIT_CATEGORIES,
+    NO_END,
     CertificateRow,
     DocumentRow,
     InsurerRow,
@@ -24,21 +30,6 @@ from core_ext._build import (
     QualificationRow,
     RegistrationRow,
     Tables,
-)
-
-try:
-    from core_ext import _checkrows  # type: ignore[attr-defined]
-except ImportError:  # not built: every row takes the Python checks
-    _checkrows = None  # type: ignore[assignment]
-from core_ext._codes import (
-    DOCUMENT_KINDS,
-    ELIGIBILITY_CERTIFICATE,
-    INCOME_CLASSES,
-    LEGACY_CARD,
-    LIMIT_CATEGORIES,
-)
-from core_ext._text import (
-    NO_END,
     is_institution_code,
     normalise_branch,
     normalise_insurer_number,
@@ -47,6 +38,7 @@ from core_ext._text import (
     normalise_symbol,
     parse_day,
 )
+from core_ext import checkrows as _checkrows  # None where not built: every row takes the Python checks
 
 FILES = (
     "insurers.csv",

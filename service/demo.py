@@ -12,7 +12,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from core_ext._text import insurer_check_digit
+from core_ext import insurer_check_digit
 from service.clock import tokyo_today
 from service.dataset import FILES, DataSet, Row, validate
 

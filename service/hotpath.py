@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from core_ext._answers import error_body
+from core_ext import error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import RequestMetrics

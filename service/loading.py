@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core_ext._file import open_snapshot
+from core_ext import open_snapshot
 from service.dataset import DataSet, load_dir
 from service.settings import Settings
 from service.state import Generation, generation_from, generation_of

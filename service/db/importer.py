@@ -16,13 +16,9 @@ from typing import Any
 
 import asyncpg
 
+from core_ext import encode_copy  # None where not built
 from service.dataset import DataSet
 from service.db.rows import BY_TABLE, DB_COLUMNS, to_record
-
-try:
-    from core_ext._stream import encode_copy
-except ImportError:  # not built
-    encode_copy = None
 
 ENTITY_TABLES = ", ".join(DB_COLUMNS)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from core_ext._build import BIG_ID, SnapshotData, Tables, id_at, text_at
+from core_ext import BIG_ID, SnapshotData, Tables, id_at, text_at
 from service.db.rows import BY_TABLE, CANONICAL_SELECT
 from service.db.snapshot import read_insurers
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, NamedTuple
 
-from core_ext._build import (
+from core_ext import (
+    DOCUMENT_KINDS,
+    INCOME_CLASSES,
     CertificateRow,
     DocumentRow,
     InsurerRow,
@@ -19,7 +21,6 @@ from core_ext._build import (
     QualificationRow,
     RegistrationRow,
 )
-from core_ext._codes import DOCUMENT_KINDS, INCOME_CLASSES
 from service.dataset import COLUMNS
 
 

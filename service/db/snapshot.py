@@ -20,13 +20,8 @@ from typing import Any
 import asyncpg
 
 import core_ext
-from core_ext._build import InsurerRow, SnapshotData, Tables
+from core_ext import InsurerRow, SnapshotData, StreamBuilder, Tables
 from service.db.rows import BY_TABLE, CANONICAL_SELECT, INCOME_CODE, KIND_CODE
-
-try:
-    from core_ext._stream import StreamBuilder
-except ImportError:  # not built: the Python builder reads ordinary rows
-    StreamBuilder = None
 
 # The columns core_ext._stream.COLUMNS expects, table by table, in feeding order.
 COPY_SELECT = {

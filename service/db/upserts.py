@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from core_ext._text import normalise_insurer_number, normalise_number, normalise_symbol
+from core_ext import normalise_insurer_number, normalise_number, normalise_symbol
 from service.dataset import COLUMNS, DataSetError, Row, hash_api_key, validate
 from service.db.rows import BY_TABLE, CSV_FILE, DB_COLUMNS, KEY_COLUMN, TABLES, TEXT_SELECT, to_record
 

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from core_ext._file import SnapshotFileError
+from core_ext import SnapshotFileError
 from service.dataset import DataSetError
 from service.db.upserts import UpsertError, apply_upsert
 

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
-from core_ext._text import insurer_check_digit
+from core_ext import insurer_check_digit
 from service.dataset import COLUMNS
 from service.synth.lexicon import (
     AGE_BANDS,
