@@ -11,20 +11,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core_ext import error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import RequestMetrics
 from service.state import Generation, ServiceState
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SINGLE_PATH = "/v1/confirmations"
 BATCH_PATH = "/v1/confirmations/batch"
