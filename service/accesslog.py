@@ -23,11 +23,12 @@ from typing import Any
 
 import asyncpg
 
+from service.db import CONNECT_TIMEOUT
+
 log = logging.getLogger("onshi.accesslog")
 
 FLUSH_SECONDS = 0.5
 REPLAY_GLOB = "access-log.spill.*.replay"  # spill files claimed by a replaying worker
-CONNECT_TIMEOUT = 3.0
 COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
 
 Record = dict[str, Any]

@@ -165,12 +165,6 @@ def serve(args: argparse.Namespace) -> int:
         settle_heap()
         return _run(settings, app)
     # Each worker loads its own generation (a snapshot file's pages are shared between them).
-    # Workers read their settings from the environment: hand them the chosen source.
-    os.environ["ONSHI_DEMO"] = "true" if settings.demo else "false"
-    if settings.data:
-        os.environ["ONSHI_DATA"] = settings.data
-    if settings.snapshot:
-        os.environ["ONSHI_SNAPSHOT"] = settings.snapshot
     return _run(settings, "service.app:app_factory")
 
 
@@ -202,6 +196,14 @@ def _run(settings: Settings, app: object) -> int:
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
     )
+    if isinstance(app, str):
+        # Worker processes (and a factory in this one) build their Settings from the
+        # environment: hand them these settings, command-line choices included, whole.
+        for name, value in settings.environment().items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if settings.workers > 1:
         return Supervisor(config, settings.workers, settings.drain_seconds).run()
     return serve_one(config, settings.drain_seconds)
@@ -209,10 +211,6 @@ def _run(settings: Settings, app: object) -> int:
 
 def _serve_database(settings: Settings) -> int:
     """Serve from PostgreSQL: each worker loads and follows the database itself."""
-    os.environ["ONSHI_DATABASE_URL"] = settings.database_url or ""
-    os.environ["ONSHI_DEMO"] = "false"
-    os.environ.pop("ONSHI_DATA", None)
-    # The workers read the same settings from the environment.
     return _run(settings, "service.app:app_factory")
 
 

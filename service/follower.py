@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from service.db import CONNECT_TIMEOUT
 from service.db.overlay import Dirty, read_changes, read_overlay
 from service.db.snapshot import load_snapshot, read_institutions
 from service.state import Generation, ServiceState, generation_of, layered_generation
@@ -38,7 +39,6 @@ FOLD_PERSONS = 20_000
 FOLD_SECONDS = 300.0
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
-CONNECT_TIMEOUT = 3.0
 CHANNEL = "onshi_changes"
 
 

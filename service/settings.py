@@ -51,6 +51,18 @@ class Settings(LogSettings):
             )
         return self
 
+    def environment(self) -> dict[str, str | None]:
+        """These settings as the ONSHI_* variables that make `Settings()` equal to them
+        (None: unset the variable), for worker processes."""
+        prefix = self.model_config.get("env_prefix", "")
+        values = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            values[f"{prefix}{name}".upper()] = None if value is None else str(value)
+        return values
+
     @property
     def source(self) -> str:
         """Name of the data source, shown by GET /v1/snapshot."""

@@ -12,11 +12,10 @@ from fastapi.responses import JSONResponse
 
 from core_ext import SnapshotFileError
 from service.dataset import DataSetError
+from service.db import CONNECT_TIMEOUT
 from service.db.upserts import UpsertError, apply_upsert
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-
-CONNECT_TIMEOUT = 3.0
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
