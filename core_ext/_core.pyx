@@ -61,7 +61,6 @@ cdef enum:
     W_SOON = 2
 
     NO_END = 10000000
-    EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
     EVENT_MAX = 32767
     BIG_ID = 0xFFFFFFFF
     NO_DOCUMENT = -40000  # below every event day: no valid document seen
@@ -77,10 +76,6 @@ cdef enum:
 cdef int FIRST_DAY = _FIRST_DAY
 cdef int EVENT_BASE = _EVENT_BASE
 cdef int DAYS_AHEAD = _DAYS_AHEAD
-cdef dict PRESENTED = {"myna_card": MYNA_CARD, "legacy_card": LEGACY_CARD,
-                       "eligibility_certificate": ELIGIBILITY_CERTIFICATE,
-                       "info_notice": INFO_NOTICE, "unspecified": UNSPECIFIED}
-cdef dict AUTH_METHODS = {"face": 0, "pin": 1, "visual": 2}
 cdef tuple CODE_DISCLOSES = tuple(o.discloses for o in OUTCOMES)
 # ',"eligible":…,"code":…,"validity":…,"message":…' for each code, encoded once.
 cdef tuple CODE_JSON = tuple(
