@@ -117,10 +117,9 @@ class RegistrationRow(NamedTuple):
 # Neither container may have the dataclass repr, which prints every row: Python 3.11's
 # asyncio.run formats the finished main task (its result included) when it puts back
 # the SIGINT handler it installed, which it does whenever SIGINT is not ignored (any
-# command but one a non-interactive shell started with &).  `onshi snapshot build
-# --database-url` returned its snapshot through asyncio.run and took 205-237 s and
-# 13.6 GB instead of about 45 s and 2.6 GB at 10 M members in a terminal, printing
-# arrays nobody read (the "foreground" anomaly).
+# command but one a non-interactive shell started with &). A snapshot returned through
+# asyncio.run would be printed whole, taking minutes and gigabytes at national scale
+# (tests/core_ext/test_repr.py).
 
 
 @dataclass(repr=False)

@@ -14,7 +14,7 @@ overlay relies on:
 
 Tables are fed in reference order, each completely: persons, qualifications,
 documents, certificates, registrations.  Each stream's columns and types are
-listed in COLUMNS (service/db/stream.py writes the matching SELECTs).  Integer
+listed in COLUMNS (service/db/snapshot.py writes the matching SELECTs).  Integer
 columns may be int2, int4 or int8; dates are PostgreSQL dates; nulls are allowed
 only where the entity allows them.  A violated assumption (unknown person or
 qualification, unsorted persons, wrong column count) raises ValueError: the

@@ -7,10 +7,8 @@ transport so that the writes of one event-loop turn are joined makes that one.
 Anything that waits between its start and its body (a streamed answer) still gets
 its headers at the end of the turn they were written in.
 
-Measured with bench/floor_app.py on plain uvicorn and on this protocol, wrk -t1 -c32,
-12 alternating rounds of 3 s: this protocol was faster in 10 of 12, median ratio of
-requests/s 1.12 (2026-12-02; this shared machine swung between 10,000 and 26,000
-requests/s within the minute).
+The floor app on plain uvicorn and on this protocol, alternating rounds
+(bench/floor.py): see docs/performance.md.
 """
 
 from __future__ import annotations
