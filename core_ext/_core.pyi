@@ -73,3 +73,5 @@ class Core:
         log: bytearray | None = None,
     ) -> tuple[int, bytes]:
         """Answer POST /v1/confirmations/batch from the raw body: (HTTP status, answer JSON)."""
+
+def _check_mirrors() -> None: ...

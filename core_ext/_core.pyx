@@ -27,9 +27,10 @@ cdef extern from *:
     void prefetch "__builtin_prefetch"(const void* address) noexcept nogil
 
 from ._days cimport days_from_civil, parse_day_ascii
-from ._hashing cimport fnv1a, home_slot, key_hash_c
+from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
-# Mirrors of _codes constants; any drift shows in the differential tests against the twin.
+# Mirrors of constants whose home is core_ext._codes, _text or _build (C needs them at
+# compile time); _check_mirrors compares every one at import and refuses a drifted build.
 cdef enum:
     MYNA_CARD = 0
     LEGACY_CARD = 1
@@ -67,6 +68,44 @@ cdef enum:
     CODE_FORMS_MAX = 65536  # distinct non-ASCII symbols or numbers memoised per core
     OUT_START = 4096  # the reused single-answer buffer (a typical answer is about 1 KiB)
     OUT_KEEP = 65536
+
+
+def _check_mirrors():
+    """Refuse to load when a constant above differs from its home (a stale or edited build)."""
+    from . import _build, _codes, _text
+
+    homes = {
+        _codes: {
+            "MYNA_CARD": MYNA_CARD, "LEGACY_CARD": LEGACY_CARD,
+            "ELIGIBILITY_CERTIFICATE": ELIGIBILITY_CERTIFICATE, "INFO_NOTICE": INFO_NOTICE,
+            "UNSPECIFIED": UNSPECIFIED, "AUTH_PIN": AUTH_PIN, "INCOME_HIGH": INCOME_HIGH,
+            "EXPIRES_SOON_DAYS": EXPIRES_SOON_DAYS,
+            "VALID": VALID, "VALID_MULTIPLE": VALID_MULTIPLE, "NOT_FOUND": NOT_FOUND,
+            "AMBIGUOUS": AMBIGUOUS, "NOT_YET_EFFECTIVE": NOT_YET_EFFECTIVE, "LOST": LOST,
+            "SUPERSEDED": SUPERSEDED, "NO_VALID_QUALIFICATION": NO_VALID_QUALIFICATION,
+            "DOCUMENT_NOT_ISSUED": DOCUMENT_NOT_ISSUED, "DOCUMENT_EXPIRED": DOCUMENT_EXPIRED,
+            "INFO_NOTICE_ALONE": INFO_NOTICE_ALONE, "PROXY_NOT_ALLOWED": PROXY_NOT_ALLOWED,
+            "CERTIFICATE_UNKNOWN": CERTIFICATE_UNKNOWN, "CERTIFICATE_INVALID": CERTIFICATE_INVALID,
+            "FACE_AUTH_REQUIRED": FACE_AUTH_REQUIRED, "NOT_REGISTERED": NOT_REGISTERED,
+        },
+        _text: {"NO_END": NO_END, "FNV_BASIS": FNV_BASIS},
+        _build: {"BIG_ID": <unsigned int>BIG_ID, "EVENT_MAX": EVENT_MAX},
+    }
+    drifted = [
+        f"{module.__name__}.{name} = {getattr(module, name, None)!r}, compiled {value!r}"
+        for module, mirrors in homes.items()
+        for name, value in mirrors.items()
+        if getattr(module, name, None) != value
+    ]
+    if len(_codes.OUTCOMES) != NOT_REGISTERED + 1:
+        drifted.append(f"{len(_codes.OUTCOMES)} outcomes in core_ext._codes, {NOT_REGISTERED + 1} compiled")
+    if drifted:
+        # Not ImportError: that would be taken for "not built" and the twin served quietly.
+        raise RuntimeError("core_ext._core was built with other constants; rebuild it (make install): "
+                           + "; ".join(drifted))
+
+
+_check_mirrors()
 
 # Batch items are warmed this many items ahead of their decision (Core._warm's stages).
 cdef enum:
@@ -1088,7 +1127,7 @@ cdef class Core:
             i = i + 1 if i + 1 < size else 0
 
     cdef int _find_certificate(self, const Req* r):
-        cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325,
+        cdef uint64_t h = fnv1a(FNV_BASIS,
                                 <const unsigned char*>r.serial, r.serial_len)
         cdef uint16_t tag = <uint16_t>(h >> 48)
         cdef Py_ssize_t size = self.cert_slots.shape[0]
@@ -1121,7 +1160,7 @@ cdef class Core:
             w.slot = -1
             w.row = w.qual = w.person = -1
             if r.presented == MYNA_CARD:
-                h = fnv1a(<uint64_t>0xCBF29CE484222325, <const unsigned char*>r.serial, r.serial_len)
+                h = fnv1a(FNV_BASIS, <const unsigned char*>r.serial, r.serial_len)
                 w.slot = home_slot(h, self.cert_slots.shape[0])
                 prefetch(&self.cert_slots[w.slot])
                 prefetch(&self.cert_slot_tag[w.slot])

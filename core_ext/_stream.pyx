@@ -47,7 +47,7 @@ from ._build import (
 from ._codes import DOCUMENT_KINDS, INCOME_CLASSES, LEGACY_CARD as _LEGACY_CARD
 from ._text import NO_END as _NO_END, registration_last_day
 
-from ._hashing cimport fnv1a, home_slot, key_hash_c
+from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
 COLUMNS = {
     "persons": ("person_id", "name", "name_kana", "sex", "birthdate"),
@@ -321,7 +321,7 @@ cdef int strings_grow_table(Strings* t) except -1:
     memset(slots, 0xFF, size * sizeof(int))
     for e in range(t.count):
         text = arena_text(t.buf, t.offsets[e], &n)
-        h = fnv1a(<uint64_t>0xCBF29CE484222325, text, n)
+        h = fnv1a(FNV_BASIS, text, n)
         i = h & (size - 1)
         while slots[i] != -1:
             i = (i + 1) & (size - 1)
@@ -337,7 +337,7 @@ cdef int strings_grow_table(Strings* t) except -1:
 
 cdef int strings_find(Strings* t, const unsigned char* p, Py_ssize_t n, bint add) except -2:
     """The entry number of a string; a new entry if `add`, else -1 when absent."""
-    cdef uint64_t h = fnv1a(<uint64_t>0xCBF29CE484222325, p, n)
+    cdef uint64_t h = fnv1a(FNV_BASIS, p, n)
     cdef unsigned int tag = <unsigned int>(h >> 32)
     cdef Py_ssize_t i = h & t.mask, m
     cdef int e
@@ -896,7 +896,7 @@ cdef class StreamBuilder:
         push(self.pc_person, self._person_index(fp[1], fl[1]))
         push(self.pc_serial, strings_append(&self.arena, out, (n + 1) // 2 + 1))  # serials are unique
         carray.resize_smart(self.pc_hash, len(self.pc_hash) + 1)
-        self.pc_hash.data.as_ulonglongs[len(self.pc_hash) - 1] = fnv1a(<uint64_t>0xCBF29CE484222325, s, n)
+        self.pc_hash.data.as_ulonglongs[len(self.pc_hash) - 1] = fnv1a(FNV_BASIS, s, n)
         push(self.pc_issued, event_day(self._day(fp[2], fl[2], 0)))
         push(self.pc_expires, event_day(self._day(fp[3], fl[3], 0)))
         push(self.pc_revoked, event_day(self._day(fp[4], fl[4], NO_END)))

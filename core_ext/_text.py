@@ -176,7 +176,10 @@ def registration_last_day(requested: int) -> int:
     return _last_of_month(r.year, r.month + 1)
 
 
-def fnv1a(data: bytes, seed: int = 0xCBF29CE484222325) -> int:
+FNV_BASIS = 0xCBF29CE484222325  # FNV-1a's 64-bit offset basis (also core_ext/_hashing.pxd)
+
+
+def fnv1a(data: bytes, seed: int = FNV_BASIS) -> int:
     """64-bit FNV-1a hash of `data`, starting from `seed` (index hash of both cores)."""
     h = seed
     for byte in data:

@@ -28,3 +28,21 @@ def test_stub_matches_the_compiled_module() -> None:
         timeout=110,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize(
+    ("module", "name"), [("_codes", "NOT_FOUND"), ("_text", "FNV_BASIS"), ("_build", "BIG_ID")]
+)
+def test_a_compiled_constant_that_drifted_from_its_home_is_refused(
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str
+) -> None:
+    import importlib
+
+    from core_ext import _core
+
+    _core._check_mirrors()  # the build as it is agrees
+    home = importlib.import_module(f"core_ext.{module}")
+    monkeypatch.setattr(home, name, getattr(home, name) + 1)
+    with pytest.raises(RuntimeError, match=name):
+        _core._check_mirrors()
