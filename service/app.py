@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from core_ext import CODE_NAMES
 from service.accesslog import AccessLog
 from service.follower import Follower
 from service.hotpath import HotPath
@@ -110,7 +111,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
 
     def code_counts() -> list[int]:
         gen = state.current
-        return list(gen.core.code_counts) if gen is not None else [0] * 16
+        return list(gen.core.code_counts) if gen is not None else [0] * len(CODE_NAMES)
 
     registry = CollectorRegistry()
     registry.register(OnshiCollector(metrics, state_info, code_counts))
