@@ -25,10 +25,11 @@ from typing import Any
 
 import asyncpg
 
+import core_ext
 from service.db import CONNECT_TIMEOUT
-from service.db.overlay import Dirty, read_changes, read_overlay
+from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
 from service.db.snapshot import load_snapshot, read_institutions
-from service.state import Generation, ServiceState, generation_of, layered_generation
+from service.state import Generation, ServiceState, generation_of
 
 log = logging.getLogger("onshi.follower")
 
@@ -40,6 +41,29 @@ FOLD_SECONDS = 300.0
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 CHANNEL = "onshi_changes"
+
+
+def layered_generation(
+    base: Generation, overlay: Overlay, institutions: dict[str, str], applied_change_seq: int
+) -> Generation:
+    """The base snapshot plus an overlay of changed persons (see service/db/overlay.py)."""
+    impl = type(base.core)  # `base` is a full build: its core has no overlay
+    index = base.core.data.insurer_index
+    keys = {(index[i], s.encode(), n.encode()) for i, s, n in overlay.keys if i in index}
+    return Generation(
+        core=impl(
+            base.core.data,
+            impl(core_ext.snapshot(overlay.tables)),
+            keys,
+            {s.encode() for s in overlay.serials},
+        ),
+        institutions=institutions,
+        version=f"{base.version}+{applied_change_seq}",
+        persons=overlay.persons,
+        qualifications=overlay.qualifications,
+        loaded_at=time.time(),
+        applied_change_seq=applied_change_seq,
+    )
 
 
 class Follower:

@@ -13,7 +13,6 @@ import orjson
 import core_ext
 from core_ext import SnapshotData
 from service.dataset import DataSet
-from service.db.overlay import Overlay
 
 MAX_ACCEPTED = 100_000
 
@@ -71,29 +70,6 @@ def generation_of(
 def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation:
     """Build the snapshot and core of a validated data set."""
     return generation_of(core_ext.snapshot(dataset.tables), dataset.institutions, applied_change_seq)
-
-
-def layered_generation(
-    base: Generation, overlay: Overlay, institutions: dict[str, str], applied_change_seq: int
-) -> Generation:
-    """The base snapshot plus an overlay of changed persons (see service/db/overlay.py)."""
-    impl = type(base.core)  # `base` is a full build: its core has no overlay
-    index = base.core.data.insurer_index
-    keys = {(index[i], s.encode(), n.encode()) for i, s, n in overlay.keys if i in index}
-    return Generation(
-        core=impl(
-            base.core.data,
-            impl(core_ext.snapshot(overlay.tables)),
-            keys,
-            {s.encode() for s in overlay.serials},
-        ),
-        institutions=institutions,
-        version=f"{base.version}+{applied_change_seq}",
-        persons=overlay.persons,
-        qualifications=overlay.qualifications,
-        loaded_at=time.time(),
-        applied_change_seq=applied_change_seq,
-    )
 
 
 class ServiceState:

@@ -25,7 +25,8 @@ from service.dataset import DataSet
 from service.db.importer import import_dataset
 from service.db.overlay import Dirty, read_changes, read_overlay
 from service.db.snapshot import load_snapshot, read_tables
-from service.state import Generation, generation_of, layered_generation
+from service.follower import layered_generation
+from service.state import Generation, generation_of
 from tests.core_ext.test_differential import (
     INSURERS,
     NUMBERS,
