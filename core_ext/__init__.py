@@ -61,15 +61,14 @@ except ImportError:  # not built: fall back to the twin
     _compiled = None
 
 # The compiled helpers beside the core, None where the extension is not built: the row
-# checks of an import (service.dataset), the COPY stream builder and encoder (service.db).
+# checks of an import (service.dataset), the COPY stream builder (service.db.snapshot).
 checkrows: Any
 StreamBuilder: Any
-encode_copy: Any
 try:
     from . import _checkrows as checkrows  # type: ignore[attr-defined, no-redef, unused-ignore]
-    from ._stream import StreamBuilder, encode_copy  # type: ignore[import-not-found, no-redef, unused-ignore]
+    from ._stream import StreamBuilder  # type: ignore[import-not-found, no-redef, unused-ignore]
 except ImportError:
-    checkrows = StreamBuilder = encode_copy = None
+    checkrows = StreamBuilder = None
 
 IMPLEMENTATIONS: dict[str, Any] = {"py": _pycore.Core}
 key_hash: Callable[[int, bytes, bytes], int] = py_key_hash
@@ -108,7 +107,6 @@ __all__ = [
     "StreamBuilder",
     "Tables",
     "checkrows",
-    "encode_copy",
     "error_body",
     "id_at",
     "insurer_check_digit",

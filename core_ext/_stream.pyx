@@ -30,7 +30,6 @@ from array import array
 from cpython cimport array as carray
 from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
@@ -44,7 +43,7 @@ from ._build import (
     _legacy_cutoff,
     with_rows,
 )
-from ._codes import DOCUMENT_KINDS, INCOME_CLASSES, LEGACY_CARD as _LEGACY_CARD
+from ._codes import LEGACY_CARD as _LEGACY_CARD
 from ._text import NO_END as _NO_END, registration_last_day
 
 from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
@@ -1051,96 +1050,3 @@ cdef class StreamBuilder:
         r = p_id = None
         self.p_name = self.p_kana = self.p_birth = self.p_reg_from = self.p_reg_last = None
         return SnapshotData(**with_rows(columns))
-
-
-# ---------------------------------------------------------------------- encoding
-
-# Column encodings of `encode_copy`: q int8, h int2, t text, d date (a day number),
-# b bool, B branch (-1 -> null, else two digits), K document kind, I income class
-# (codes -> their names); None is null for every type.
-COPY_TYPES = {
-    "insurers": "ttd",
-    "persons": "qtthd",
-    "qualifications": "qqtttBhddIt",
-    "documents": "qqKddd",
-    "certificates": "tqdddb",
-    "registrations": "qdd",
-}
-cdef dict KIND_NAME = {code: name.encode() for name, code in DOCUMENT_KINDS.items()}
-cdef dict INCOME_NAME = {code: name.encode() for name, code in INCOME_CLASSES.items()}
-cdef Py_ssize_t CHUNK = 1 << 20
-
-
-cdef inline void put_be(unsigned char* p, unsigned long long v, int n) noexcept nogil:
-    cdef int i
-    for i in range(n):
-        p[i] = (v >> (8 * (n - 1 - i))) & 0xFF
-
-
-cdef class _Out:
-    cdef bytearray buf
-
-    def __cinit__(self):
-        self.buf = bytearray()
-
-    cdef inline void field(self, const unsigned char* p, Py_ssize_t n):
-        cdef unsigned char head[4]
-        put_be(head, <unsigned long long>n, 4)
-        self.buf += (<const char*>head)[:4]
-        if n > 0:
-            self.buf += (<const char*>p)[:n]
-
-    cdef inline void null(self):
-        self.buf += b"\xff\xff\xff\xff"
-
-    cdef inline void integer(self, long long v, int n):
-        cdef unsigned char tmp[12]
-        put_be(tmp, <unsigned long long>n, 4)
-        put_be(tmp + 4, <unsigned long long>v, n)
-        self.buf += (<const char*>tmp)[:4 + n]
-
-
-def encode_copy(str table, rows):
-    """Rows of a `Tables` list as a PostgreSQL binary COPY stream, in chunks of about 1 MB."""
-    cdef bytes types = COPY_TYPES[table].encode()
-    cdef Py_ssize_t ncols = len(types), k, n
-    cdef _Out out = _Out()
-    cdef unsigned char count[2]
-    cdef const char* s
-    cdef char t
-    cdef char digits[2]
-    put_be(count, <unsigned long long>ncols, 2)
-    out.buf += SIGNATURE + b"\x00\x00\x00\x00\x00\x00\x00\x00"  # no flags, no header extension
-    for row in rows:
-        out.buf += (<const char*>count)[:2]
-        for k in range(ncols):
-            value = row[k]
-            t = types[k]
-            if value is None:
-                out.null()
-            elif t == b"q":
-                out.integer(value, 8)
-            elif t == b"h":
-                out.integer(value, 2)
-            elif t == b"d":
-                out.integer(<long long>value - PG_EPOCH, 4)
-            elif t == b"b":
-                out.integer(1 if value else 0, 1)
-            elif t == b"t":
-                s = PyUnicode_AsUTF8AndSize(value, &n)
-                out.field(<const unsigned char*>s, n)
-            elif t == b"B":
-                if value < 0:
-                    out.null()
-                else:
-                    digits[0] = 48 + value // 10
-                    digits[1] = 48 + value % 10
-                    out.field(<const unsigned char*>digits, 2)
-            else:  # K, I: a code stored by its name
-                name = (KIND_NAME if t == b"K" else INCOME_NAME)[value]
-                out.field(<const unsigned char*>PyBytes_AS_STRING(name), len(name))
-        if len(out.buf) >= CHUNK:
-            yield bytes(out.buf)
-            del out.buf[:]
-    out.buf += b"\xff\xff"
-    yield bytes(out.buf)

@@ -4,19 +4,18 @@ A data set is complete by definition (its references resolve within it), so an
 import replaces what is stored rather than merging.  Triggers skip the rows; one
 change_log entry announces the import and followers reload.
 
-Rows go to PostgreSQL as binary COPY streams written by the compiled encoder
-(core_ext._stream.encode_copy), with the secondary indexes dropped and rebuilt
-once at the end, all in one transaction: nothing is ever half-imported.
+Rows go to PostgreSQL with asyncpg's binary COPY (`copy_records_to_table`), with the
+secondary indexes dropped and rebuilt once at the end, all in one transaction: nothing
+is ever half-imported. (A compiled COPY encoder measured no faster on a whole import
+and was removed: docs/performance.md.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 
-from core_ext import encode_copy  # None where not built
 from service.dataset import DataSet
 from service.db.rows import BY_TABLE, DB_COLUMNS, to_record
 
@@ -58,17 +57,9 @@ async def _empty_tables(conn: asyncpg.Connection) -> list[str]:
 
 
 async def _copy(conn: asyncpg.Connection, table: str, rows: list[Any]) -> None:
-    if encode_copy is None:  # not built: asyncpg encodes each record
-        await conn.copy_records_to_table(
-            table, records=(to_record(table, r) for r in rows), columns=DB_COLUMNS[table]
-        )
-        return
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for chunk in encode_copy(table, rows):
-            yield chunk
-
-    await conn.copy_to_table(table, source=chunks(), columns=DB_COLUMNS[table], format="binary")
+    await conn.copy_records_to_table(
+        table, records=(to_record(table, r) for r in rows), columns=DB_COLUMNS[table]
+    )
 
 
 async def _finish(conn: asyncpg.Connection, data: DataSet, indexes: list[str]) -> int:
