@@ -39,6 +39,11 @@ cdef enum:
     NFIELDS
 
 
+# The number of decision codes: len(core_ext._codes.OUTCOMES), compared at import.
+cdef enum:
+    CODE_COUNT = 16
+
+
 cdef enum:
     K_ABSENT = 0
     K_STRING
@@ -156,7 +161,7 @@ cdef class Core:
     cdef const QRow* qrows
     cdef const PRow* prows
     cdef const CRow* crows
-    cdef long long counts[16]
+    cdef long long counts[CODE_COUNT]
     cdef str _last_checked_at
     cdef bytes _last_checked_at_json
     cdef dict _symbol_forms

@@ -97,8 +97,8 @@ def _check_mirrors():
         for name, value in mirrors.items()
         if getattr(module, name, None) != value
     ]
-    if len(_codes.OUTCOMES) != NOT_REGISTERED + 1:
-        drifted.append(f"{len(_codes.OUTCOMES)} outcomes in core_ext._codes, {NOT_REGISTERED + 1} compiled")
+    if len(_codes.OUTCOMES) != CODE_COUNT or CODE_COUNT != NOT_REGISTERED + 1:
+        drifted.append(f"{len(_codes.OUTCOMES)} outcomes in core_ext._codes, {CODE_COUNT} compiled")
     if drifted:
         # Not ImportError: that would be taken for "not built" and the twin served quietly.
         raise RuntimeError("core_ext._core was built with other constants; rebuild it (make install): "
@@ -862,7 +862,7 @@ cdef class Core:
         self.key_slot_tag = data.key_slot_tag
         self.cert_slots = data.cert_slots
         self.cert_slot_tag = data.cert_slot_tag
-        for i in range(16):
+        for i in range(CODE_COUNT):
             self.counts[i] = 0
 
     def __dealloc__(self):
@@ -904,11 +904,11 @@ cdef class Core:
     @property
     def code_counts(self):
         """Decisions made so far, by code number."""
-        return [self.counts[i] for i in range(16)]
+        return [self.counts[i] for i in range(CODE_COUNT)]
 
     def carry_counts(self, Core previous):
         """Continue the decision counts of the core this one replaces (metrics are counters)."""
-        for i in range(16):
+        for i in range(CODE_COUNT):
             self.counts[i] += previous.counts[i]
 
     # ------------------------------------------------------------ parsing
