@@ -34,7 +34,7 @@ set --
 if [ "$ENGINE" = podman ]; then
     set -- --format docker  # keeps HEALTHCHECK (the OCI format has no such field)
     for path in /etc/ssl/certs /etc/pip.conf /etc/xdg/pip; do
-        [ -e "$path" ] && set -- "$@" --volume "$path:$path:ro"
+        if [ -e "$path" ]; then set -- "$@" --volume "$path:$path:ro"; fi
     done
 fi
 started=$(date +%s)

@@ -19,6 +19,7 @@ replaced here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -167,8 +168,10 @@ class Supervisor:
                 self.stopping = True
             log.info("supervisor %d: %s, passed to every worker", os.getpid(), signal.Signals(sig).name)
             for process in self.processes:
-                if process.is_alive():
-                    os.kill(process.pid, sig)
+                # A worker may exit between the check and the kill: nothing to tell it then.
+                with contextlib.suppress(ProcessLookupError):
+                    if process.is_alive():
+                        os.kill(process.pid, sig)
 
     def _watch(self, sockets: list[socket]) -> None:
         running = []
