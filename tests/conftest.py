@@ -57,7 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark every test under tests/db `db`; skip `compiled` tests where the extension is not built."""
     not_built = pytest.mark.skip(reason="the compiled core is not built (make install builds it)")
     for item in items:
-        if Path(item.path).resolve().relative_to(TESTS).parts[0] == "db":
+        if (TESTS / "db") in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.db)
         if not COMPILED_BUILT and item.get_closest_marker("compiled"):
             item.add_marker(not_built)
