@@ -20,6 +20,7 @@ from service.logs import logging_config
 from service.settings import LogSettings, Settings
 
 T = TypeVar("T")
+APP_FACTORY = "service.app:app_factory"  # what worker processes import to build their app
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -143,8 +144,8 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if settings.source == "database":
-        return _serve_database(settings)
+    if settings.source == "database":  # each worker loads and follows the database itself
+        return _run(settings, APP_FACTORY)
     try:
         if settings.workers <= 1:
             generation = load_generation(settings)
@@ -165,7 +166,7 @@ def serve(args: argparse.Namespace) -> int:
         settle_heap()
         return _run(settings, app)
     # Each worker loads its own generation (a snapshot file's pages are shared between them).
-    return _run(settings, "service.app:app_factory")
+    return _run(settings, APP_FACTORY)
 
 
 def _run(settings: Settings, app: object) -> int:
@@ -207,11 +208,6 @@ def _run(settings: Settings, app: object) -> int:
     if settings.workers > 1:
         return Supervisor(config, settings.workers, settings.drain_seconds).run()
     return serve_one(config, settings.drain_seconds)
-
-
-def _serve_database(settings: Settings) -> int:
-    """Serve from PostgreSQL: each worker loads and follows the database itself."""
-    return _run(settings, "service.app:app_factory")
 
 
 def run_on_connection(url: str, work: Callable[[Any], Awaitable[T]]) -> T:

@@ -19,6 +19,16 @@ SHARED = TESTS.parents[1] / "shared"
 EXAMPLES = SHARED / "examples"
 
 
+def examples_app() -> Any:
+    """The application in process on the public examples (FastAPI + hot path, no access log file)."""
+    from service.app import create_app
+    from service.dataset import load_dir
+    from service.settings import Settings
+    from service.state import generation_from
+
+    return create_app(Settings(data=str(EXAMPLES / "data")), generation_from(load_dir(EXAMPLES / "data")))
+
+
 def pytest_report_header() -> list[str]:
     return [f"onshi core: compiled={core_ext.COMPILED}, implementations={sorted(core_ext.IMPLEMENTATIONS)}"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import signal
 import socket
@@ -18,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,46 @@ def refuses_connections(port: int) -> bool:
     except ConnectionRefusedError:
         return True
     return False
+
+
+@dataclass
+class Served:
+    """An `onshi serve` process started by `serve`, its output in `log`."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    url: str
+    state: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill_if_running(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def serve(tmp_path: Path, source: list[str], workers: int = 1, **env: str) -> Served:
+    """`onshi serve SOURCE` on a free port, state and log under tmp_path, every worker started."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ONSHI), "serve", *source, "--port", str(port), "--workers", str(workers)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ONSHI_STATE_DIR": str(tmp_path / "state"), **env},
+        )
+    served = Served(process, port, f"http://127.0.0.1:{port}", tmp_path / "state", log)
+    try:
+        wait_ready(served.url, process)
+        wait_all_started(served.output, workers)
+    except BaseException:
+        served.kill_if_running()
+        raise
+    return served
 
 
 class HeldRequest:

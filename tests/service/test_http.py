@@ -12,12 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from service.app import create_app
 from service.clock import tokyo_today
-from service.dataset import load_dir
-from service.settings import Settings
-from service.state import generation_from
-from tests.conftest import EXAMPLES
+from tests.conftest import examples_app
 from tests.strategies import JSON_VALUES, REQUEST_FIELDS
 
 KEY = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
@@ -35,8 +31,7 @@ GOOD = {
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    app = create_app(Settings(data=str(EXAMPLES / "data")), generation_from(load_dir(EXAMPLES / "data")))
-    return TestClient(app, raise_server_exceptions=True)
+    return TestClient(examples_app(), raise_server_exceptions=True)
 
 
 def post(client: TestClient, body: Any, headers: dict[str, str] | None = None, batch: bool = False) -> Any:

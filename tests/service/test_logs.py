@@ -28,11 +28,9 @@ from tests.processes import (
     HeldRequest,
     assert_examples_pass,
     disclosed,
-    free_port,
     http,
     personal_values,
-    wait_all_started,
-    wait_ready,
+    serve,
 )
 
 FIELDS = {"ts", "level", "logger", "msg", "pid"}
@@ -110,20 +108,9 @@ def test_an_unknown_log_format_is_refused_by_name() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2], ids=lambda n: f"workers={n}")
 def test_a_served_day_logs_json_only_and_no_personal_data(tmp_path: Path, workers: int) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port)]
-            + ["--workers", str(workers)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ONSHI_STATE_DIR": str(tmp_path / "state"), "ONSHI_LOG_FORMAT": "json"},
-        )
+    served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], workers, ONSHI_LOG_FORMAT="json")
+    process, port, url, log_path = served.process, served.port, served.url, served.log
     try:
-        wait_ready(url, process)
-        wait_all_started(lambda: log_path.read_text(encoding="utf-8"), workers)
         for batch in (False, True):
             assert_examples_pass(url, batch)
         # A reload by signal and a request in flight at the stop log too.
@@ -137,9 +124,7 @@ def test_a_served_day_logs_json_only_and_no_personal_data(tmp_path: Path, worker
         assert held.finish()[0] == 200
         assert process.wait(20) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        served.kill_if_running()
     text = log_path.read_text(encoding="utf-8")
     entries = [json.loads(line) for line in text.splitlines()]  # every line is JSON
     assert all(set(entry) >= FIELDS for entry in entries)
@@ -169,28 +154,13 @@ def test_the_disclosure_search_finds_what_it_looks_for() -> None:
 def test_the_demo_in_json_logs_gives_its_key_as_a_record_and_no_member(tmp_path: Path) -> None:
     from service.demo import DEMO_API_KEY, sample_request
 
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(ONSHI), "serve", "--demo", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={
-                **os.environ,
-                "ONSHI_STATE_DIR": str(tmp_path / "state"),
-                "ONSHI_LOG_FORMAT": "json",
-                "ONSHI_DEMO_MEMBERS": "2000",
-            },
-        )
+    served = serve(tmp_path, ["--demo"], ONSHI_LOG_FORMAT="json", ONSHI_DEMO_MEMBERS="2000")
+    log_path = served.log
     try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(20) == 0
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(20) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        served.kill_if_running()
     entries = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines()]
     assert any(DEMO_API_KEY in entry["msg"] for entry in entries)
     member = sample_request()

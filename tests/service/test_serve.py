@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.processes import ONSHI, assert_examples_pass, free_port, wait_all_started, wait_ready
+from tests.processes import ONSHI, assert_examples_pass, free_port, serve
 
 pytestmark = pytest.mark.slow  # real server processes
 
@@ -19,23 +18,12 @@ pytestmark = pytest.mark.slow  # real server processes
 @pytest.fixture(params=[1, 2], ids=lambda n: f"workers={n}")
 def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """`onshi serve --data` on the examples, with one worker and with two worker processes."""
-    port = free_port()
-    workers = ["--workers", str(request.param)]
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(ONSHI), "serve", "--data", str(EXAMPLES / "data"), "--port", str(port), *workers],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ONSHI_STATE_DIR": str(tmp_path / "state")},
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, process)
-            wait_all_started((tmp_path / "serve.log").read_text, request.param)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(10)
+    served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], request.param)
+    try:
+        yield served.url
+    finally:
+        served.process.terminate()
+        served.process.wait(10)
 
 
 def test_public_examples_pass(server: str) -> None:

@@ -9,11 +9,8 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from service.app import create_app
-from service.dataset import load_dir
-from service.settings import Settings
-from service.state import ServiceState, generation_from
-from tests.conftest import EXAMPLES
+from service.state import ServiceState
+from tests.conftest import examples_app
 from tests.processes import CARD_1, CLINIC_CODE, CLINIC_KEY
 
 BOUND = 60.0
@@ -37,7 +34,7 @@ def test_a_file_source_is_never_stale() -> None:
 
 @pytest.mark.parametrize(("synced_ago", "stale"), [(BOUND - 5, False), (BOUND + 5, True)])
 def test_answers_carry_the_warning_when_stale(synced_ago: float, stale: bool) -> None:
-    app = create_app(Settings(data=str(EXAMPLES / "data")), generation_from(load_dir(EXAMPLES / "data")))
+    app = examples_app()
     app.state.stale_after = BOUND  # as when following a database
     app.state.synced_at = time.time() - synced_ago
     client = TestClient(app)
@@ -53,7 +50,7 @@ def test_answers_carry_the_warning_when_stale(synced_ago: float, stale: bool) ->
 
 
 def test_a_file_source_app_never_warns() -> None:
-    app = create_app(Settings(data=str(EXAMPLES / "data")), generation_from(load_dir(EXAMPLES / "data")))
+    app = examples_app()
     assert app.state.stale_after is None
     answer = TestClient(app).post(
         "/v1/confirmations", json={"institution_code": CLINIC_CODE, **CARD_1}, headers=HEADERS

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,26 +21,13 @@ from tests.processes import (
     free_port,
     logged_request_ids,
     refuses_connections,
+    serve,
     stop_with_work_in_flight,
-    wait_all_started,
-    wait_ready,
     wait_until,
 )
 
 pytestmark = pytest.mark.slow  # real server processes
 DRAIN = 1.5
-
-
-@dataclass
-class Served:
-    process: subprocess.Popen[bytes]
-    port: int
-    url: str
-    state: Path
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +40,6 @@ def snapshot_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=120,
     )
     return out
-
-
-def serve(tmp_path: Path, source: list[str], workers: int, **env: str) -> Served:
-    port = free_port()
-    state = tmp_path / "state"
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(ONSHI), "serve", *source, "--port", str(port), "--workers", str(workers)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "ONSHI_STATE_DIR": str(state), **env},
-        )
-    served = Served(process, port, f"http://127.0.0.1:{port}", state, log)
-    wait_ready(served.url, process)
-    wait_all_started(served.output, workers)
-    return served
 
 
 @pytest.fixture(params=["data", "snapshot"])
