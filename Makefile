@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SUFFIX := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
-EXT    := $(foreach m,_core _stream _checkrows,core_ext/$(m)$(SUFFIX))
+MODULES := $(basename $(notdir $(wildcard core_ext/*.pyx)))  # each core_ext/*.pyx is one extension
+EXT    := $(foreach m,$(MODULES),core_ext/$(m)$(SUFFIX))
 
 .PHONY: help install run test test-fast test-db lint fmt clean bench loadtest image lock
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(EXT) &: $(STAMP) $(wildcard core_ext/*.pyx core_ext/*.pxd)
+$(EXT) &: $(STAMP) $(wildcard core_ext/*.pyx core_ext/*.pxd core_ext/*.pxi)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
 install: $(STAMP) $(EXT) ## create .venv, install Onshi and its tools, build the Cython core
@@ -37,9 +38,9 @@ test-db: install ## the PostgreSQL tests (tests/db; 127.0.0.1:5432 or ONSHI_TEST
 lint: install ## ruff (lint and format), cython-lint, mypy and stubtest
 	$(BIN)/ruff check service core_ext tests bench loadtest
 	$(BIN)/ruff format --check service core_ext tests bench loadtest
-	PATH=$(BIN):$$PATH $(BIN)/cython-lint --max-line-length 110 core_ext/*.pyx core_ext/*.pxd
+	PATH=$(BIN):$$PATH $(BIN)/cython-lint --max-line-length 110 core_ext/*.pyx core_ext/*.pxd core_ext/*.pxi
 	$(BIN)/mypy
-	$(BIN)/python -m mypy.stubtest core_ext._core --allowlist core_ext/stubtest-allowlist.txt
+	$(BIN)/python -m mypy.stubtest $(foreach m,$(MODULES),core_ext.$(m)) --allowlist core_ext/stubtest-allowlist.txt
 
 fmt: install ## ruff: fix what it can and format
 	$(BIN)/ruff check --fix service core_ext tests bench loadtest

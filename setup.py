@@ -4,6 +4,7 @@ ONSHI_DEBUG=1 builds with line tracing and -O0 -g for profiling and coverage.
 """
 
 import os
+from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -17,7 +18,7 @@ extensions = [
         extra_compile_args=["-O0", "-g"] if DEBUG else ["-O2"],
         define_macros=[("CYTHON_TRACE", "1")] if DEBUG else [],
     )
-    for name in ("_core", "_stream", "_checkrows")
+    for name in sorted(path.stem for path in Path("core_ext").glob("*.pyx"))  # one extension per .pyx
 ]
 
 setup(

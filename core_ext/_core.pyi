@@ -7,21 +7,6 @@ from ._build import SnapshotData
 def key_hash(insurer_index: int, symbol: bytes, number: bytes) -> int:
     """FNV-1a hash of a normalised key without its branch (the twin of _text.key_hash)."""
 
-def field_number(name: bytes) -> int:
-    """The position of a request field name in the scanner's field list, or -1."""
-
-def key_number(text: bytes) -> int:
-    """The position of the plain field name opening `text` (up to its closing quote), or -1."""
-
-def day_text(day: int) -> str:
-    """A day number (date.toordinal()) as YYYY-MM-DD, as the answers write it."""
-
-def day_parts(day: int) -> tuple[int, int, int]:
-    """(year, month, day) of a day number."""
-
-def row_offsets() -> dict[str, tuple[int, dict[str, int]]]: ...
-def buffer_address(view: bytes | bytearray | memoryview) -> int: ...
-
 class Core:
     """Decisions over one immutable snapshot, optionally with an overlay of changed persons.
 

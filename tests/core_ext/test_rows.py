@@ -24,7 +24,7 @@ from service.demo import demo_sources
 
 @pytest.mark.compiled
 def test_compiled_structs_have_the_layouts_of_rows() -> None:
-    from core_ext._core import row_offsets
+    from core_ext._probe import row_offsets
 
     compiled = row_offsets()
     for layout in LAYOUTS:
@@ -101,7 +101,7 @@ def test_a_built_snapshot_keeps_its_columns_by_name() -> None:
 @pytest.mark.compiled
 @pytest.mark.parametrize("size", [1, 31, 32, 1000])
 def test_rows_start_on_a_cache_line(size: int) -> None:
-    from core_ext._core import buffer_address
+    from core_ext._probe import buffer_address
 
     addresses = {buffer_address(aligned_buffer(size)) % ALIGN for _ in range(20)}
     assert addresses == {0}

@@ -232,7 +232,7 @@ def test_non_ascii_codes_read_from_the_body_are_normalised(
 
 
 def test_the_scanner_knows_every_field_name_and_no_other() -> None:
-    from core_ext._core import field_number, key_number
+    from core_ext._probe import field_number, key_number
 
     names = [
         "institution_code",

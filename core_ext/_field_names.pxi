@@ -1,0 +1,92 @@
+# Request field names to their F_* numbers (_types.pxd), without building a str.
+
+cdef inline int field_of(const char* s, Py_ssize_t n) noexcept nogil:
+    """The F_* number of a request field name (FIELD_NAMES), or -1: by length, then bytes."""
+    if n == 6:
+        if memcmp(s, b"symbol", 6) == 0:
+            return F_SYMBOL
+        if memcmp(s, b"number", 6) == 0:
+            return F_NUMBER
+        if memcmp(s, b"branch", 6) == 0:
+            return F_BRANCH
+    elif n == 9:
+        if memcmp(s, b"presented", 9) == 0:
+            return F_PRESENTED
+        if memcmp(s, b"birthdate", 9) == 0:
+            return F_BIRTH
+    elif n == 14:
+        if memcmp(s, b"insurer_number", 14) == 0:
+            return F_INSURER
+    elif n == 16:
+        if memcmp(s, b"institution_code", 16) == 0:
+            return F_INSTITUTION
+    elif n == 17:
+        if memcmp(s, b"confirmation_date", 17) == 0:
+            return F_DATE
+        if memcmp(s, b"identity_verified", 17) == 0:
+            return F_IDENTITY
+    elif n == 18:
+        if memcmp(s, b"certificate_serial", 18) == 0:
+            return F_SERIAL
+    elif n == 11:
+        if memcmp(s, b"auth_method", 11) == 0:
+            return F_AUTH
+    elif n == 5:
+        if memcmp(s, b"proxy", 5) == 0:
+            return F_PROXY
+    elif n == 7:
+        if memcmp(s, b"consent", 7) == 0:
+            return F_CONSENT
+    return -1
+
+
+cdef inline bint name_at(
+    const char* p, Py_ssize_t i, Py_ssize_t n, const char* name, Py_ssize_t m
+) noexcept nogil:
+    """Whether p[i:] starts with `name` (m bytes) and its closing quote."""
+    return i + m < n and memcmp(p + i, name, m) == 0 and p[i + m] == b'"'
+
+
+cdef inline int key_at(const char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* end) noexcept nogil:
+    """At the first byte of an object key: its F_* number, with the index of its closing
+    quote in `end`, when it is a field name of FIELD_NAMES written plainly; else -1.
+    Compares whole names instead of scanning the key byte by byte (keys are over half a
+    request's bytes); an escaped or unknown key matches nothing, as field_of would."""
+    cdef int k = -1
+    cdef Py_ssize_t m = 0
+    cdef char c = p[i] if i < n else 0
+    if c == b'i':
+        if name_at(p, i, n, b"institution_code", 16):
+            k, m = F_INSTITUTION, 16
+        elif name_at(p, i, n, b"insurer_number", 14):
+            k, m = F_INSURER, 14
+        elif name_at(p, i, n, b"identity_verified", 17):
+            k, m = F_IDENTITY, 17
+    elif c == b'p':
+        if name_at(p, i, n, b"presented", 9):
+            k, m = F_PRESENTED, 9
+        elif name_at(p, i, n, b"proxy", 5):
+            k, m = F_PROXY, 5
+    elif c == b's':
+        if name_at(p, i, n, b"symbol", 6):
+            k, m = F_SYMBOL, 6
+    elif c == b'n':
+        if name_at(p, i, n, b"number", 6):
+            k, m = F_NUMBER, 6
+    elif c == b'b':
+        if name_at(p, i, n, b"branch", 6):
+            k, m = F_BRANCH, 6
+        elif name_at(p, i, n, b"birthdate", 9):
+            k, m = F_BIRTH, 9
+    elif c == b'c':
+        if name_at(p, i, n, b"confirmation_date", 17):
+            k, m = F_DATE, 17
+        elif name_at(p, i, n, b"certificate_serial", 18):
+            k, m = F_SERIAL, 18
+        elif name_at(p, i, n, b"consent", 7):
+            k, m = F_CONSENT, 7
+    elif c == b'a':
+        if name_at(p, i, n, b"auth_method", 11):
+            k, m = F_AUTH, 11
+    end[0] = i + m
+    return k
