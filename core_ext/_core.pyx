@@ -27,6 +27,7 @@ cdef extern from *:
     void prefetch "__builtin_prefetch"(const void* address) noexcept nogil
 
 from ._days cimport days_from_civil, parse_day_ascii
+from ._arena cimport LONG_TEXT, pack_serial, text_at
 from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
 # Mirrors of constants whose home is core_ext._codes, _text or _build (C needs them at
@@ -89,7 +90,7 @@ def _check_mirrors():
             "FACE_AUTH_REQUIRED": FACE_AUTH_REQUIRED, "NOT_REGISTERED": NOT_REGISTERED,
         },
         _text: {"NO_END": NO_END, "FNV_BASIS": FNV_BASIS},
-        _build: {"BIG_ID": <unsigned int>BIG_ID, "EVENT_MAX": EVENT_MAX},
+        _build: {"BIG_ID": <unsigned int>BIG_ID, "EVENT_MAX": EVENT_MAX, "LONG_TEXT": LONG_TEXT},
     }
     drifted = [
         f"{module.__name__}.{name} = {getattr(module, name, None)!r}, compiled {value!r}"

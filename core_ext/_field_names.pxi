@@ -1,45 +1,5 @@
 # Request field names to their F_* numbers (_types.pxd), without building a str.
 
-cdef inline int field_of(const char* s, Py_ssize_t n) noexcept nogil:
-    """The F_* number of a request field name (FIELD_NAMES), or -1: by length, then bytes."""
-    if n == 6:
-        if memcmp(s, b"symbol", 6) == 0:
-            return F_SYMBOL
-        if memcmp(s, b"number", 6) == 0:
-            return F_NUMBER
-        if memcmp(s, b"branch", 6) == 0:
-            return F_BRANCH
-    elif n == 9:
-        if memcmp(s, b"presented", 9) == 0:
-            return F_PRESENTED
-        if memcmp(s, b"birthdate", 9) == 0:
-            return F_BIRTH
-    elif n == 14:
-        if memcmp(s, b"insurer_number", 14) == 0:
-            return F_INSURER
-    elif n == 16:
-        if memcmp(s, b"institution_code", 16) == 0:
-            return F_INSTITUTION
-    elif n == 17:
-        if memcmp(s, b"confirmation_date", 17) == 0:
-            return F_DATE
-        if memcmp(s, b"identity_verified", 17) == 0:
-            return F_IDENTITY
-    elif n == 18:
-        if memcmp(s, b"certificate_serial", 18) == 0:
-            return F_SERIAL
-    elif n == 11:
-        if memcmp(s, b"auth_method", 11) == 0:
-            return F_AUTH
-    elif n == 5:
-        if memcmp(s, b"proxy", 5) == 0:
-            return F_PROXY
-    elif n == 7:
-        if memcmp(s, b"consent", 7) == 0:
-            return F_CONSENT
-    return -1
-
-
 cdef inline bint name_at(
     const char* p, Py_ssize_t i, Py_ssize_t n, const char* name, Py_ssize_t m
 ) noexcept nogil:
@@ -51,7 +11,7 @@ cdef inline int key_at(const char* p, Py_ssize_t i, Py_ssize_t n, Py_ssize_t* en
     """At the first byte of an object key: its F_* number, with the index of its closing
     quote in `end`, when it is a field name of FIELD_NAMES written plainly; else -1.
     Compares whole names instead of scanning the key byte by byte (keys are over half a
-    request's bytes); an escaped or unknown key matches nothing, as field_of would."""
+    request's bytes); an escaped or unknown key matches nothing."""
     cdef int k = -1
     cdef Py_ssize_t m = 0
     cdef char c = p[i] if i < n else 0

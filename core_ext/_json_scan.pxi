@@ -159,7 +159,7 @@ cdef Py_ssize_t scan_object(const char* p, Py_ssize_t i, Py_ssize_t n, Raw* raw)
 cdef Py_ssize_t scan_batch(const char* p, Py_ssize_t n, Raw* top, Raw** items):
     """A batch body read like scan_request: institution_code and confirmation_date in `top`,
     each item in a malloc'd array (*items, freed by the caller); the item count, or -1."""
-    cdef Py_ssize_t i = skip_ws(p, 0, n), end, count = -1, cap = 0
+    cdef Py_ssize_t i = skip_ws(p, 0, n), end, name_end, count = -1, cap = 0
     cdef Raw* grown
     cdef int k
     memset(top, 0, sizeof(Raw))
@@ -176,7 +176,7 @@ cdef Py_ssize_t scan_batch(const char* p, Py_ssize_t n, Raw* top, Raw** items):
         if end - i - 1 == 5 and memcmp(p + i + 1, b"items", 5) == 0:
             k = -2
         else:
-            k = field_of(p + i + 1, end - i - 1)
+            k = key_at(p, i + 1, n, &name_end)  # a match ends at the string's closing quote
             if k != F_INSTITUTION and k != F_DATE or top.kind[k] != K_ABSENT:
                 return -1
         i = skip_ws(p, end + 1, n)

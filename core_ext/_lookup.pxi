@@ -1,35 +1,11 @@
 # Snapshot access: arena strings, the insurer, key and certificate indexes, the overlay
 # route, and the prefetching that warms a batch item's rows before its decision.
 
-cdef inline const unsigned char* text_at(const unsigned char* arena, int32_t offset,
-                                         Py_ssize_t* n) noexcept nogil:
-    """A length-prefixed arena string: its bytes, and its length in n (see _build._Arena)."""
-    cdef const unsigned char* p = arena + offset
-    if p[0] < 255:
-        n[0] = p[0]
-        return p + 1
-    n[0] = p[1] | (p[2] << 8) | (p[3] << 16) | (<Py_ssize_t>p[4] << 24)
-    return p + 5
-
-
 cdef inline bint text_equals(const unsigned char* arena, int32_t offset,
                              const char* s, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t length
     cdef const unsigned char* text = text_at(arena, offset, &length)
     return length == n and memcmp(text, s, n) == 0
-
-
-cdef inline int hex_value(char c) noexcept nogil:
-    return c - 48 if c <= b'9' else c - 55  # '0'-'9', 'A'-'F' (serials are upper-case)
-
-
-cdef inline Py_ssize_t pack_serial(const char* s, Py_ssize_t n, unsigned char* out) noexcept nogil:
-    """The stored form of a serial (_build.pack_serial): digit count, then two digits a byte."""
-    cdef Py_ssize_t i
-    out[0] = <unsigned char>n
-    for i in range(0, n, 2):
-        out[1 + i // 2] = hex_value(s[i]) * 16 + (hex_value(s[i + 1]) if i + 1 < n else 0)
-    return 1 + (n + 1) // 2
 
 
 cdef int insurer_of(Core self, int32_t number) noexcept nogil:
@@ -68,14 +44,14 @@ cdef int find_certificate(Core self, const Req* r):
     cdef Py_ssize_t size = self.cert_slots.shape[0]
     cdef Py_ssize_t i = home_slot(h, size)
     cdef int c
-    cdef char packed[18]
-    cdef Py_ssize_t packed_len = pack_serial(r.serial, r.serial_len, <unsigned char*>packed)
+    cdef unsigned char packed[17]
+    cdef Py_ssize_t packed_len = pack_serial(<const unsigned char*>r.serial, r.serial_len, packed)
     while True:
         c = self.cert_slots[i]
         if c == -1:
             return -1
         if (self.cert_slot_tag[i] == tag
-                and text_equals(self.arena, self.crows[c].serial, packed, packed_len)):
+                and text_equals(self.arena, self.crows[c].serial, <const char*>packed, packed_len)):
             return c
         i = i + 1 if i + 1 < size else 0
 

@@ -1,8 +1,5 @@
 """Test-only views into the compiled core's C helpers (core_ext/_probe.pyx)."""
 
-def field_number(name: bytes) -> int:
-    """The position of a request field name in the scanner's field list, or -1."""
-
 def key_number(text: bytes) -> int:
     """The position of the plain field name opening `text` (up to its closing quote), or -1."""
 

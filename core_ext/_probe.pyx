@@ -37,11 +37,6 @@ def key_number(bytes text):
     return key_at(PyBytes_AS_STRING(text), 0, PyBytes_GET_SIZE(text), &end)
 
 
-def field_number(bytes name):
-    """field_of for tests: every name of FIELD_NAMES maps to its position."""
-    return field_of(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
-
-
 def row_offsets():
     """Each row struct's size and field offsets, named as in core_ext._rows (for a test)."""
     cdef QRow q

@@ -46,6 +46,7 @@ from ._build import (
 from ._codes import LEGACY_CARD as _LEGACY_CARD
 from ._text import NO_END as _NO_END, registration_last_day
 
+from ._arena cimport LONG_TEXT, pack_serial, text_at
 from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
 COLUMNS = {
@@ -76,383 +77,13 @@ cdef unsigned int BIG_ID = _BIG_ID
 cdef double MAX_LOAD = _MAX_LOAD
 cdef int EVENT_MIN = -32768
 cdef int EVENT_MAX = 32767
-cdef int LONG_TEXT = 255
 cdef int MAX_FIELDS = 16
 
-cdef carray.array I32 = array("i")
-cdef carray.array I16 = array("h")
-cdef carray.array I8 = array("b")
-cdef carray.array U32 = array("I")
-cdef carray.array U16 = array("H")
-cdef carray.array I64 = array("q")
-cdef carray.array U64 = array("Q")
-
-
-cdef inline long long be_int(const unsigned char* p, int n) noexcept nogil:
-    """A big-endian signed integer of 1, 2, 4 or 8 bytes."""
-    cdef uint64_t v = 0
-    cdef int i
-    for i in range(n):
-        v = (v << 8) | p[i]
-    if n < 8 and n > 0 and (p[0] & 0x80):
-        v |= (<uint64_t>0xFFFFFFFFFFFFFFFF) << (8 * n)
-    return <long long>v
-
-
-cdef inline short event_day(long long day) noexcept nogil:
-    """_build.event_day: an int16 offset from EVENT_BASE, clamped; NO_END and later -> EVENT_MAX."""
-    if day >= NO_END:
-        return EVENT_MAX
-    day -= EVENT_BASE
-    if day < EVENT_MIN:
-        return EVENT_MIN
-    if day > EVENT_MAX:
-        return EVENT_MAX
-    return <short>day
-
-
-cdef inline carray.array zeros(carray.array template, Py_ssize_t n):
-    return carray.clone(template, n, True)
-
-
-cdef inline int push(carray.array a, long long v) except -1:
-    """Append to a typed array (amortised growth); the value is cast to the array's type."""
-    cdef Py_ssize_t n = len(a)
-    carray.resize_smart(a, n + 1)
-    cdef char t = a.ob_descr.typecode
-    if t == b"i":
-        a.data.as_ints[n] = <int>v
-    elif t == b"h":
-        a.data.as_shorts[n] = <short>v
-    elif t == b"b":
-        a.data.as_schars[n] = <signed char>v
-    else:  # "q"
-        a.data.as_longlongs[n] = v
-    return 0
-
-
-cdef struct IdMap:
-    # From a positive 64-bit id to a row.  Ids are usually dense (1..N): then a plain
-    # array indexed by id - base (`direct`), read in nearly sequential order;
-    # otherwise open addressing (`keys`, 0 = empty, and `values`).
-    int* direct
-    long long base
-    long long span
-    long long* keys
-    int* values
-    uint64_t mask
-
-
-cdef inline uint64_t mix(uint64_t x) noexcept nogil:
-    x ^= x >> 33
-    x *= <uint64_t>0xFF51AFD7ED558CCD
-    x ^= x >> 33
-    return x
-
-
-cdef bint idmap_build(IdMap* m, const long long* ids, const int* order, Py_ssize_t n) except -1:
-    """Map ids[order[j]] (ids[j] without an order) to j; False if an id appears twice."""
-    cdef long long low = 0, high = 0, key
-    cdef Py_ssize_t j
-    cdef uint64_t size = 16, i
-    cdef bint unique = True
-    for j in range(n):
-        key = ids[order[j] if order != NULL else j]
-        if j == 0 or key < low:
-            low = key
-        if j == 0 or key > high:
-            high = key
-    if n > 0 and high - low < 4 * n + 1024:
-        m.base = low
-        m.span = high - low + 1
-        m.direct = <int*>malloc(m.span * sizeof(int))
-        if m.direct == NULL:
-            raise MemoryError()
-        with nogil:
-            memset(m.direct, 0xFF, m.span * sizeof(int))
-            for j in range(n):
-                key = ids[order[j] if order != NULL else j] - low
-                if m.direct[key] != -1:
-                    unique = False
-                m.direct[key] = <int>j
-        return unique
-    while size < <uint64_t>(2 * n):
-        size <<= 1
-    m.keys = <long long*>calloc(size, sizeof(long long))
-    m.values = <int*>malloc(size * sizeof(int))
-    if m.keys == NULL or m.values == NULL:
-        raise MemoryError()
-    m.mask = size - 1
-    with nogil:
-        for j in range(n):
-            key = ids[order[j] if order != NULL else j]
-            i = mix(<uint64_t>key) & m.mask
-            while m.keys[i] != 0 and m.keys[i] != key:
-                i = (i + 1) & m.mask
-            if m.keys[i] == key:
-                unique = False
-            m.keys[i] = key
-            m.values[i] = <int>j
-    return unique
-
-
-cdef inline int idmap_get(const IdMap* m, long long key) noexcept nogil:
-    """The row of an id, or -1."""
-    cdef uint64_t i
-    if m.direct != NULL:
-        key -= m.base
-        return m.direct[key] if 0 <= key < m.span else -1
-    if m.keys == NULL:
-        return -1
-    i = mix(<uint64_t>key) & m.mask
-    while m.keys[i] != 0:
-        if m.keys[i] == key:
-            return m.values[i]
-        i = (i + 1) & m.mask
-    return -1
-
-
-cdef void idmap_free(IdMap* m) noexcept nogil:
-    free(m.direct)
-    free(m.keys)
-    free(m.values)
-    memset(m, 0, sizeof(IdMap))
-
-
-cdef inline const unsigned char* arena_text(const unsigned char* arena, int offset,
-                                            Py_ssize_t* length) noexcept nogil:
-    """_build.text_at without a copy: the bytes at `offset` and their length."""
-    cdef const unsigned char* p = arena + offset
-    if p[0] == LONG_TEXT:
-        length[0] = p[1] | (p[2] << 8) | (p[3] << 16) | (<Py_ssize_t>p[4] << 24)
-        return p + 5
-    length[0] = p[0]
-    return p + 1
-
-
-cdef inline int hex_value(unsigned char c) noexcept nogil:
-    if 48 <= c <= 57:  # 0-9
-        return c - 48
-    if 65 <= c <= 70:  # A-F (serials are stored upper-case)
-        return c - 55
-    if 97 <= c <= 102:  # a-f
-        return c - 87
-    return 0
-
-
-cdef struct Strings:
-    # Distinct strings, each stored once behind its length (the layout of _build._Arena),
-    # found again through an open-addressing table of entry numbers with hash tags.
-    unsigned char* buf
-    Py_ssize_t used
-    Py_ssize_t cap
-    int* offsets        # entry -> offset in buf
-    Py_ssize_t count
-    Py_ssize_t offsets_cap
-    int* slots          # entry number, -1 = empty
-    unsigned int* tags  # high hash bits of each slot's entry
-    Py_ssize_t mask
-
-
-cdef int strings_init(Strings* t) except -1:
-    t.cap = 1 << 16
-    t.buf = <unsigned char*>malloc(t.cap)
-    t.offsets_cap = 1 << 12
-    t.offsets = <int*>malloc(t.offsets_cap * sizeof(int))
-    t.mask = (1 << 13) - 1
-    t.slots = <int*>malloc((t.mask + 1) * sizeof(int))
-    t.tags = <unsigned int*>malloc((t.mask + 1) * sizeof(unsigned int))
-    if t.buf == NULL or t.offsets == NULL or t.slots == NULL or t.tags == NULL:
-        raise MemoryError()
-    memset(t.slots, 0xFF, (t.mask + 1) * sizeof(int))
-    t.used = 0
-    t.count = 0
-    return 0
-
-
-cdef void strings_free(Strings* t) noexcept nogil:
-    free(t.buf)
-    free(t.offsets)
-    free(t.slots)
-    free(t.tags)
-    memset(t, 0, sizeof(Strings))
-
-
-cdef int strings_append(Strings* t, const unsigned char* p, Py_ssize_t n) except -1:
-    """Store bytes behind their length; returns their offset (no lookup: for unique strings)."""
-    cdef Py_ssize_t need = t.used + n + 5, offset = t.used
-    cdef unsigned char* grown
-    if need > 0x7FFFFFFF:
-        raise ValueError("the string arena outgrew 2 GB")
-    if need > t.cap:
-        while t.cap < need:
-            t.cap *= 2
-        grown = <unsigned char*>realloc(t.buf, t.cap)
-        if grown == NULL:
-            raise MemoryError()
-        t.buf = grown
-    if n < LONG_TEXT:
-        t.buf[t.used] = <unsigned char>n
-        t.used += 1
-    else:
-        t.buf[t.used] = LONG_TEXT
-        t.buf[t.used + 1] = n & 0xFF
-        t.buf[t.used + 2] = (n >> 8) & 0xFF
-        t.buf[t.used + 3] = (n >> 16) & 0xFF
-        t.buf[t.used + 4] = (n >> 24) & 0xFF
-        t.used += 5
-    memcpy(t.buf + t.used, p, n)
-    t.used += n
-    return <int>offset
-
-
-cdef int strings_grow_table(Strings* t) except -1:
-    cdef Py_ssize_t size = (t.mask + 1) * 2, e, i
-    cdef int* slots = <int*>malloc(size * sizeof(int))
-    cdef unsigned int* tags = <unsigned int*>malloc(size * sizeof(unsigned int))
-    cdef const unsigned char* text
-    cdef Py_ssize_t n
-    cdef uint64_t h
-    if slots == NULL or tags == NULL:
-        free(slots)
-        free(tags)
-        raise MemoryError()
-    memset(slots, 0xFF, size * sizeof(int))
-    for e in range(t.count):
-        text = arena_text(t.buf, t.offsets[e], &n)
-        h = fnv1a(FNV_BASIS, text, n)
-        i = h & (size - 1)
-        while slots[i] != -1:
-            i = (i + 1) & (size - 1)
-        slots[i] = <int>e
-        tags[i] = <unsigned int>(h >> 32)
-    free(t.slots)
-    free(t.tags)
-    t.slots = slots
-    t.tags = tags
-    t.mask = size - 1
-    return 0
-
-
-cdef int strings_find(Strings* t, const unsigned char* p, Py_ssize_t n, bint add) except -2:
-    """The entry number of a string; a new entry if `add`, else -1 when absent."""
-    cdef uint64_t h = fnv1a(FNV_BASIS, p, n)
-    cdef unsigned int tag = <unsigned int>(h >> 32)
-    cdef Py_ssize_t i = h & t.mask, m
-    cdef int e
-    cdef const unsigned char* text
-    cdef int* grown
-    while t.slots[i] != -1:
-        e = t.slots[i]
-        if t.tags[i] == tag:
-            text = arena_text(t.buf, t.offsets[e], &m)
-            if m == n and memcmp(text, p, n) == 0:
-                return e
-        i = (i + 1) & t.mask
-    if not add:
-        return -1
-    if t.count == t.offsets_cap:
-        t.offsets_cap *= 2
-        grown = <int*>realloc(t.offsets, t.offsets_cap * sizeof(int))
-        if grown == NULL:
-            raise MemoryError()
-        t.offsets = grown
-    e = <int>t.count
-    t.offsets[e] = strings_append(t, p, n)
-    t.count += 1
-    t.slots[i] = e
-    t.tags[i] = tag
-    if t.count * 2 > t.mask + 1:
-        strings_grow_table(t)
-    return e
-
-
-cdef inline int strings_intern(Strings* t, const unsigned char* p, Py_ssize_t n) except -2:
-    """The offset of a string, stored on first sight."""
-    return t.offsets[strings_find(t, p, n, True)]
-
-
-cdef tuple slot_table(const int* values, const unsigned long long* hashes, Py_ssize_t count):
-    """_build._table: (slots, tags), linear probing from home_slot at load MAX_LOAD."""
-    cdef Py_ssize_t size = <Py_ssize_t>(count / MAX_LOAD) + 1
-    if size < 8:
-        size = 8
-    cdef carray.array slots = zeros(I32, size)
-    cdef carray.array tags = zeros(U16, size)
-    cdef int* s = slots.data.as_ints
-    cdef unsigned short* t = tags.data.as_ushorts
-    cdef Py_ssize_t k, i
-    with nogil:
-        memset(s, 0xFF, size * sizeof(int))  # -1 = empty
-        for k in range(count):
-            i = home_slot(hashes[k], size)
-            while s[i] != -1:
-                i = i + 1 if i + 1 < size else 0
-            s[i] = values[k]
-            t[i] = <unsigned short>(hashes[k] >> 48)
-    return slots, tags
-
-
-cdef carray.array permuted(carray.array source, const int* order, Py_ssize_t n):
-    """A new array of the same type: source[order[0]], source[order[1]], ..."""
-    cdef carray.array out = carray.clone(source, n, False)
-    cdef int size = source.ob_descr.itemsize
-    cdef Py_ssize_t k
-    with nogil:
-        if size == 1:
-            for k in range(n):
-                out.data.as_schars[k] = source.data.as_schars[order[k]]
-        elif size == 2:
-            for k in range(n):
-                out.data.as_shorts[k] = source.data.as_shorts[order[k]]
-        elif size == 4:
-            for k in range(n):
-                out.data.as_ints[k] = source.data.as_ints[order[k]]
-        else:
-            for k in range(n):
-                out.data.as_longlongs[k] = source.data.as_longlongs[order[k]]
-    return out
-
-
-cdef carray.array bucket_order(const int* bucket, Py_ssize_t count, Py_ssize_t buckets,
-                               int* starts):
-    """Rows grouped by bucket, stable: `starts` (buckets + 1 entries) gets each bucket's start."""
-    cdef carray.array order = zeros(I32, count)
-    cdef int* o = order.data.as_ints
-    cdef int* fill = <int*>malloc((buckets + 1) * sizeof(int))
-    if fill == NULL:
-        raise MemoryError()
-    cdef Py_ssize_t r, b
-    with nogil:
-        memset(starts, 0, (buckets + 1) * sizeof(int))
-        for r in range(count):
-            starts[bucket[r] + 1] += 1
-        for b in range(buckets):
-            starts[b + 1] += starts[b]
-        for b in range(buckets + 1):
-            fill[b] = starts[b]
-        for r in range(count):
-            o[fill[bucket[r]]] = <int>r
-            fill[bucket[r]] += 1
-    free(fill)
-    return order
-
-
-cdef void sort_runs(int* order, const int* starts, Py_ssize_t buckets,
-                    const int* day, const long long* ident) noexcept nogil:
-    """Sort each bucket's rows by (day, id): insertion sort, as buckets are tiny."""
-    cdef Py_ssize_t b, i, j
-    cdef int r
-    for b in range(buckets):
-        for i in range(starts[b] + 1, starts[b + 1]):
-            r = order[i]
-            j = i - 1
-            while j >= starts[b] and (
-                day[order[j]] > day[r] or (day[order[j]] == day[r] and ident[order[j]] > ident[r])
-            ):
-                order[j + 1] = order[j]
-                j -= 1
-            order[j + 1] = r
+# The builder's parts, by concern (each a set of module-level functions).
+include "_copy_binary.pxi"
+include "_idmap.pxi"
+include "_strings.pxi"
+include "_indexes.pxi"
 
 
 cdef class StreamBuilder:
@@ -714,7 +345,7 @@ cdef class StreamBuilder:
         cdef const unsigned char* text
         seen = []
         for g in range(self.limits.count):
-            text = arena_text(self.limits.buf, self.limits.offsets[g], &length)
+            text = text_at(self.limits.buf, self.limits.offsets[g], &length)
             seen.append((<const char*>text)[:length].decode())
         limit_names = sorted(seen)
         cdef carray.array remap = array("h", [limit_names.index(name) for name in seen])
@@ -758,77 +389,7 @@ cdef class StreamBuilder:
             q_acquired=q_acquired, q_lost=q_lost, q_income=q_income, q_limit=q_limit,
             limit_names=limit_names,
         )
-        self._key_index(q_insurer, q_symbol, q_number)
-        return 0
-
-    cdef int _key_index(self, carray.array q_insurer, carray.array q_symbol, carray.array q_number) except -1:
-        """Group qualifications by (insurer, symbol, number) in first-seen order; hash the groups."""
-        cdef Py_ssize_t nq = len(q_insurer), j, g, groups = 0, size = 16
-        while size < 2 * nq:
-            size <<= 1
-        cdef uint64_t mask = size - 1, i
-        # Interned strings make a key three integers: (insurer, symbol offset, number offset).
-        cdef uint64_t* slot_a = <uint64_t*>malloc(size * sizeof(uint64_t))
-        cdef unsigned int* slot_b = <unsigned int*>malloc(size * sizeof(unsigned int))
-        cdef int* slot_g = <int*>malloc(size * sizeof(int))
-        cdef carray.array group_of = zeros(I32, nq)
-        cdef carray.array first = zeros(I32, nq)
-        cdef int* gq = group_of.data.as_ints
-        cdef int* fq = first.data.as_ints
-        cdef const short* ins = q_insurer.data.as_shorts
-        cdef const int* sym = q_symbol.data.as_ints
-        cdef const int* num = q_number.data.as_ints
-        cdef uint64_t a
-        cdef unsigned int b
-        if slot_a == NULL or slot_b == NULL or slot_g == NULL:
-            free(slot_a)
-            free(slot_b)
-            free(slot_g)
-            raise MemoryError()
-        with nogil:
-            memset(slot_g, 0xFF, size * sizeof(int))
-            for j in range(nq):
-                a = (<uint64_t><unsigned short>ins[j] << 32) | <unsigned int>sym[j]
-                b = <unsigned int>num[j]
-                i = mix(a * <uint64_t>0x9E3779B97F4A7C15 ^ b) & mask
-                while slot_g[i] != -1 and not (slot_a[i] == a and slot_b[i] == b):
-                    i = (i + 1) & mask
-                if slot_g[i] == -1:
-                    slot_a[i] = a
-                    slot_b[i] = b
-                    slot_g[i] = <int>groups
-                    fq[groups] = <int>j
-                    groups += 1
-                gq[j] = slot_g[i]
-        free(slot_a)
-        free(slot_b)
-        free(slot_g)
-
-        cdef carray.array starts = zeros(I32, groups + 1)
-        cdef carray.array key_members = bucket_order(gq, nq, groups, starts.data.as_ints)
-        cdef carray.array key_next = zeros(I32, nq)
-        cdef carray.array hashes = zeros(U64, groups)
-        cdef int* km = key_members.data.as_ints
-        cdef int* kn = key_next.data.as_ints
-        cdef Py_ssize_t k
-        cdef const unsigned char* arena = self.arena.buf
-        cdef const unsigned char* s
-        cdef const unsigned char* t
-        cdef Py_ssize_t sn, tn
-        cdef int* st = starts.data.as_ints
-        cdef unsigned long long* hs = hashes.data.as_ulonglongs
-        with nogil:
-            for g in range(groups):
-                # A group's rows in ascending order, linked from the first (fq[g]).
-                for k in range(st[g], st[g + 1] - 1):
-                    kn[km[k]] = km[k + 1]
-                kn[km[st[g + 1] - 1]] = -1
-                j = fq[g]
-                s = arena_text(arena, sym[j], &sn)
-                t = arena_text(arena, num[j], &tn)
-                hs[g] = key_hash_c(ins[j], <const char*>s, sn, <const char*>t, tn)
-        key_slots, key_slot_tag = slot_table(fq, hashes.data.as_ulonglongs, groups)
-        self.result.update(key_next=key_next, key_slots=key_slots, key_slot_tag=key_slot_tag)
+        self.result.update(key_index(self.arena.buf, q_insurer, q_symbol, q_number))
         return 0
 
     # ---------------------------------------------------------------- documents
@@ -885,15 +446,12 @@ cdef class StreamBuilder:
 
     cdef int _certificate(self, const unsigned char** fp, const int* fl) except -1:
         cdef const unsigned char* s = fp[0]
-        cdef int n = fl[0], i
+        cdef int n = fl[0]
         cdef unsigned char out[17]
         if n <= 0 or n > 32:
             raise ValueError("a certificate serial of impossible length")
-        out[0] = <unsigned char>n  # _build.pack_serial: digit count, then two digits a byte
-        for i in range(0, n, 2):
-            out[1 + i // 2] = (hex_value(s[i]) << 4) | (hex_value(s[i + 1]) if i + 1 < n else 0)
         push(self.pc_person, self._person_index(fp[1], fl[1]))
-        push(self.pc_serial, strings_append(&self.arena, out, (n + 1) // 2 + 1))  # serials are unique
+        push(self.pc_serial, strings_append(&self.arena, out, pack_serial(s, n, out)))  # serials are unique
         carray.resize_smart(self.pc_hash, len(self.pc_hash) + 1)
         self.pc_hash.data.as_ulonglongs[len(self.pc_hash) - 1] = fnv1a(FNV_BASIS, s, n)
         push(self.pc_issued, event_day(self._day(fp[2], fl[2], 0)))
@@ -989,8 +547,8 @@ cdef class StreamBuilder:
         counts = (n, len(self.result["q_id"]), len(self.result["d_kind"]), len(self.result["c_person"]))
         fingerprint = hashlib.sha256(arena)
         fingerprint.update(repr(counts).encode())
-        r = self.result
         columns = dict(
+            self.result,  # the qualification, document, certificate and index columns
             version=fingerprint.hexdigest()[:16],
             arena=arena,
             insurer_numbers=[ins.insurer_number for ins in self.insurers],
@@ -1004,49 +562,19 @@ cdef class StreamBuilder:
             ),
             insurer_index={ins.insurer_number: i for i, ins in enumerate(self.insurers)},
             p_id=p_id,
+            p_id_big=p_id_big,
             p_birth=self.p_birth,
             p_sex=self.p_sex,
             p_name=self.p_name,
             p_kana=self.p_kana,
-            p_qual=r["p_qual"],
             p_reg_from=self.p_reg_from,
             p_reg_last=self.p_reg_last,
-            q_id=r["q_id"],
-            q_person=r["q_person"],
-            q_insurer=r["q_insurer"],
-            q_symbol=r["q_symbol"],
-            q_number=r["q_number"],
-            q_branch=r["q_branch"],
-            q_relationship=r["q_relationship"],
-            q_acquired=r["q_acquired"],
-            q_lost=r["q_lost"],
-            q_income=r["q_income"],
-            q_limit=r["q_limit"],
-            q_doc=r["q_doc"],
-            limit_names=r["limit_names"],
-            d_kind=r["d_kind"],
-            d_issued=r["d_issued"],
-            d_until=r["d_until"],
-            d_void=r["d_void"],
-            key_next=r["key_next"],
-            key_slots=r["key_slots"],
-            key_slot_tag=r["key_slot_tag"],
-            c_person=r["c_person"],
-            c_serial=r["c_serial"],
-            c_issued=r["c_issued"],
-            c_expires=r["c_expires"],
-            c_revoked=r["c_revoked"],
-            c_face_only=r["c_face_only"],
-            cert_slots=r["cert_slots"],
-            cert_slot_tag=r["cert_slot_tag"],
-            p_id_big=p_id_big,
-            q_id_big=r["q_id_big"],
         )
         # Let go of the columns before they are packed into rows, so each table's columns
         # are freed as soon as its rows are written (with_rows).  At 10 M members this
         # did not move the build's peak (2.93 GB either way; write_snapshot's copy of
         # every array was that peak), but it keeps a second copy from outliving packing.
         self.result = None
-        r = p_id = None
+        p_id = None
         self.p_name = self.p_kana = self.p_birth = self.p_reg_from = self.p_reg_last = None
         return SnapshotData(**with_rows(columns))
