@@ -14,10 +14,11 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import _pycore
+from . import _pycore, schema
 from ._answers import error_body
 from ._build import (
     BIG_ID,
+    ROW_TYPES,
     CertificateRow,
     DocumentRow,
     InsurerRow,
@@ -95,6 +96,7 @@ __all__ = [
     "LEGACY_CARD",
     "LIMIT_CATEGORIES",
     "NO_END",
+    "ROW_TYPES",
     "CertificateRow",
     "Core",
     "DocumentRow",
@@ -118,6 +120,7 @@ __all__ = [
     "normalise_symbol",
     "open_snapshot",
     "parse_day",
+    "schema",
     "snapshot",
     "text_at",
     "write_snapshot",

@@ -28,9 +28,10 @@ import hashlib
 import itertools
 from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
+from . import schema
 from ._codes import LEGACY_CARD
 from ._rows import LAYOUT_OF, LAYOUTS, PERSON_ROWS, QUAL_ROWS, column_view, pack, row_count
 from ._text import (
@@ -136,6 +137,30 @@ class Tables:
     def __repr__(self) -> str:
         counts = ", ".join(f"{name}={len(rows)}" for name, rows in vars(self).items())
         return f"Tables({counts})"
+
+
+# Each table's row type: its fields are the table's columns in core_ext.schema, in order.
+ROW_TYPES: dict[str, Any] = {
+    "insurers": InsurerRow,
+    "persons": PersonRow,
+    "qualifications": QualificationRow,
+    "documents": DocumentRow,
+    "certificates": CertificateRow,
+    "registrations": RegistrationRow,
+}
+
+
+def _check_rows_against_schema() -> None:
+    """Refuse to import when a row type and the schema disagree (one of them was edited alone)."""
+    tables = [f.name for f in fields(Tables)]
+    if tables != list(ROW_TYPES) or any(t not in schema.BY_TABLE for t in tables):
+        raise RuntimeError(f"Tables {tables} and ROW_TYPES {list(ROW_TYPES)} must be schema tables, in order")
+    for table, row in ROW_TYPES.items():
+        if row._fields != schema.BY_TABLE[table].names:
+            raise RuntimeError(f"{row.__name__} fields differ from core_ext.schema's {table} columns")
+
+
+_check_rows_against_schema()
 
 
 class RowColumn:

@@ -13,9 +13,9 @@ overlay relies on:
   certificates are found by bisection.
 
 Tables are fed in reference order, each completely: persons, qualifications,
-documents, certificates, registrations.  Each stream's columns and types are
-listed in COLUMNS (service/db/snapshot.py writes the matching SELECTs).  Integer
-columns may be int2, int4 or int8; dates are PostgreSQL dates; nulls are allowed
+documents, certificates, registrations (core_ext.schema.SNAPSHOT_STREAMS), each
+with its columns in core_ext.schema, branch and choices as integers (service/db/snapshot.py
+writes the SELECTs).  Integer columns may be int2, int4 or int8; dates are PostgreSQL dates; nulls are allowed
 only where the entity allows them.  A violated assumption (unknown person or
 qualification, unsorted persons, wrong column count) raises ValueError: the
 database's constraints make it a bug, not bad data.
@@ -45,28 +45,14 @@ from ._build import (
 )
 from ._codes import LEGACY_CARD as _LEGACY_CARD
 from ._text import NO_END as _NO_END, registration_last_day
+from . import schema as _schema
 
 from ._arena cimport LONG_TEXT, pack_serial, text_at
 from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
-COLUMNS = {
-    "persons": ("person_id", "name", "name_kana", "sex", "birthdate"),
-    "qualifications": (
-        "qualification_id", "person_id", "insurer_number", "symbol", "number",
-        "branch",  # an integer, -1 when recorded without a branch
-        "relationship", "acquired_on", "lost_on",
-        "income_class",  # an integer code (_codes.INCOME_CLASSES)
-        "limit_category",
-    ),
-    "documents": (
-        "document_id", "qualification_id",
-        "kind",  # an integer code (_codes.DOCUMENT_KINDS)
-        "issued_on", "valid_until", "void_from",
-    ),
-    "certificates": ("certificate_serial", "person_id", "issued_on", "expires_on", "revoked_on", "face_only"),
-    "registrations": ("person_id", "registered_on", "deregistration_requested_on"),
-}
-STAGES = tuple(COLUMNS)
+# Each stream's columns (core_ext.schema; service.db.snapshot.COPY_SELECT reads them so).
+STAGES = _schema.SNAPSHOT_STREAMS
+COLUMNS = {table: _schema.BY_TABLE[table].names for table in STAGES}
 
 cdef bytes SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 cdef int PG_EPOCH = 730120  # date(2000, 1, 1).toordinal(): PostgreSQL dates count from it

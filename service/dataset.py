@@ -37,61 +37,14 @@ from core_ext import (
     normalise_serial,
     normalise_symbol,
     parse_day,
+    schema,
 )
 from core_ext import checkrows as _checkrows  # None where not built: every row takes the Python checks
 
-FILES = (
-    "insurers.csv",
-    "persons.csv",
-    "qualifications.csv",
-    "documents.csv",
-    "certificates.csv",
-    "registrations.csv",
-    "institutions.csv",
-)
-COLUMNS = {
-    "insurers.csv": ("insurer_number", "name", "legacy_card_valid_until"),
-    "persons.csv": ("person_id", "name", "name_kana", "sex", "birthdate"),
-    "qualifications.csv": (
-        "qualification_id",
-        "person_id",
-        "insurer_number",
-        "symbol",
-        "number",
-        "branch",
-        "relationship",
-        "acquired_on",
-        "lost_on",
-        "income_class",
-        "limit_category",
-    ),
-    "documents.csv": ("document_id", "qualification_id", "kind", "issued_on", "valid_until", "void_from"),
-    "certificates.csv": (
-        "certificate_serial",
-        "person_id",
-        "issued_on",
-        "expires_on",
-        "revoked_on",
-        "face_only",
-    ),
-    "registrations.csv": ("person_id", "registered_on", "deregistration_requested_on"),
-    "institutions.csv": ("institution_code", "name", "api_key"),
-}
+FILES = tuple(e.file for e in schema.ENTITIES)
+COLUMNS = {e.file: e.names for e in schema.ENTITIES}
 # Columns that may be empty; every other column is required.
-OPTIONAL = {
-    "legacy_card_valid_until",
-    "name_kana",
-    "symbol",
-    "branch",
-    "lost_on",
-    "income_class",
-    "limit_category",
-    "valid_until",
-    "void_from",
-    "revoked_on",
-    "face_only",
-    "deregistration_requested_on",
-}
+OPTIONAL = frozenset(c.name for e in schema.ENTITIES for c in e.columns if c.optional)
 MAX_ID = 2**63 - 1
 NO_LEGACY_FROM = parse_day("2024-12-02") or 0
 MAX_PROBLEMS_SHOWN = 100

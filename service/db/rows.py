@@ -3,138 +3,84 @@
 Rows travel three ways: validated `Tables` rows into the database (`to_record`),
 database rows back into `Tables` rows for the snapshot (`CANONICAL_SELECT`, day
 numbers computed by PostgreSQL), and database rows as CSV-style text for
-validating an upsert against what is stored (`TEXT_SELECT`).
+validating an upsert against what is stored (`TEXT_SELECT`).  All of it follows from
+each column's form in `core_ext.schema`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
-from core_ext import (
-    DOCUMENT_KINDS,
-    INCOME_CLASSES,
-    CertificateRow,
-    DocumentRow,
-    InsurerRow,
-    PersonRow,
-    QualificationRow,
-    RegistrationRow,
-)
-from service.dataset import COLUMNS
+from core_ext import ROW_TYPES, schema
+from core_ext.schema import Column, Form
 
-
-class Entity(NamedTuple):
-    table: str  # table name, also the key of Tables and of an upsert body
-    file: str  # the CSV file of CONTRACT.md §4
-    key: str  # primary key column
-    row: type  # the Tables row type (None for institutions)
-
-
-ENTITIES = (
-    Entity("insurers", "insurers.csv", "insurer_number", InsurerRow),
-    Entity("persons", "persons.csv", "person_id", PersonRow),
-    Entity("qualifications", "qualifications.csv", "qualification_id", QualificationRow),
-    Entity("documents", "documents.csv", "document_id", DocumentRow),
-    Entity("certificates", "certificates.csv", "certificate_serial", CertificateRow),
-    Entity("registrations", "registrations.csv", "person_id", RegistrationRow),
-)
+# The entities a snapshot holds (institutions are not in it), with their row types.
+ENTITIES = tuple(e for e in schema.ENTITIES if e.table in ROW_TYPES)
 BY_TABLE = {e.table: e for e in ENTITIES}
-TABLES = (*BY_TABLE, "institutions")  # every table an upsert may name, in reference order
-KEY_COLUMN = {e.table: e.key for e in ENTITIES} | {"institutions": "institution_code"}
-CSV_FILE = {e.table: e.file for e in ENTITIES} | {"institutions": "institutions.csv"}
-INTEGER_KEYS = {"persons", "qualifications", "documents", "registrations"}
-DB_COLUMNS = {e.table: COLUMNS[e.file] for e in ENTITIES} | {
-    "institutions": ("institution_code", "name", "api_key_sha256")
-}
+TABLES = schema.TABLES  # every table an upsert may name, in reference order
+KEY_COLUMN = {e.table: e.key for e in schema.ENTITIES}
+CSV_FILE = {e.table: e.file for e in schema.ENTITIES}
+DB_COLUMNS = {e.table: e.stored for e in schema.ENTITIES}
 
-_DAY = "({} - date '0001-01-01' + 1)"  # date.toordinal() in SQL
-KIND_CODE = "CASE kind " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in DOCUMENT_KINDS.items()) + " END"
-INCOME_CODE = (
-    "CASE income_class " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in INCOME_CLASSES.items()) + " END"
-)
-_CANONICAL_EXPR = {
-    "legacy_card_valid_until": _DAY,
-    "birthdate": _DAY,
-    "acquired_on": _DAY,
-    "lost_on": _DAY,
-    "issued_on": _DAY,
-    "valid_until": _DAY,
-    "void_from": _DAY,
-    "expires_on": _DAY,
-    "revoked_on": _DAY,
-    "registered_on": _DAY,
-    "deregistration_requested_on": _DAY,
-    "branch": "coalesce({}::int, -1)",
-    "kind": KIND_CODE.replace("{", "{{").replace("}", "}}"),
-    "income_class": INCOME_CODE.replace("{", "{{").replace("}", "}}"),
-}
+
+def choice_code(column: Column) -> str:
+    """SQL turning a choice column's name into its number (a CASE over its choices)."""
+    assert column.choices is not None
+    cases = " ".join(f"WHEN '{name}' THEN {code}" for name, code in column.choices.items())
+    return f"CASE {column.name} {cases} END"
+
+
+def _canonical(column: Column) -> str:
+    """The SQL expression that reads a column as a `Tables` row holds it."""
+    if column.form is Form.DAY:
+        return f"({column.name} - date '0001-01-01' + 1)"  # date.toordinal()
+    if column.form is Form.BRANCH:
+        return f"coalesce({column.name}::int, -1)"
+    if column.form is Form.CHOICE:
+        return choice_code(column)
+    return column.stored_as
+
+
+def _text(column: Column) -> str:
+    """The SQL expression that reads a column as a data set's cell."""
+    if column.form is Form.FLAG:
+        return f"CASE WHEN {column.name} THEN '1' ELSE '0' END AS {column.name}"
+    return f"{column.stored_as}::text AS {column.stored_as}"
+
+
 CANONICAL_SELECT = {
-    table: "SELECT " + ", ".join(_CANONICAL_EXPR.get(c, "{}").format(c) for c in columns) + f" FROM {table}"
-    for table, columns in DB_COLUMNS.items()
+    e.table: f"SELECT {', '.join(_canonical(c) for c in e.columns)} FROM {e.table}" for e in schema.ENTITIES
 }
-TEXT_SELECT = {
-    e.table: "SELECT "
-    + ", ".join(
-        ("CASE WHEN face_only THEN '1' ELSE '0' END" if c == "face_only" else f"{c}::text") + f" AS {c}"
-        for c in DB_COLUMNS[e.table]
-    )
-    + f" FROM {e.table}"
-    for e in ENTITIES
-}
-_KIND_NAMES = {v: k for k, v in DOCUMENT_KINDS.items()}
-_INCOME_NAMES = {v: k for k, v in INCOME_CLASSES.items()}
+TEXT_SELECT = {e.table: f"SELECT {', '.join(_text(c) for c in e.columns)} FROM {e.table}" for e in ENTITIES}
 
 
 def _date(day: int | None) -> date | None:
     return None if day is None else date.fromordinal(day)
 
 
+def _branch(branch: int) -> str | None:
+    return None if branch < 0 else f"{branch:02d}"
+
+
+def _to_stored(column: Column) -> Callable[[Any], Any]:
+    """How a `Tables` row's value of this column is written to its database column."""
+    if column.form is Form.DAY:
+        return _date
+    if column.form is Form.BRANCH:
+        return _branch
+    if column.form is Form.FLAG:
+        return bool
+    if column.form is Form.CHOICE:
+        names: Mapping[int, str] = {code: name for name, code in (column.choices or {}).items()}
+        return names.__getitem__
+    return lambda value: value
+
+
+_STORED = {e.table: tuple(_to_stored(c) for c in e.columns) for e in ENTITIES}
+
+
 def to_record(table: str, row: Any) -> tuple[Any, ...]:
     """A validated `Tables` row as the tuple of its table's columns."""
-    if table == "insurers":
-        return (row.insurer_number, row.name, _date(row.legacy_card_valid_until))
-    if table == "persons":
-        return (row.person_id, row.name, row.name_kana, row.sex, _date(row.birthdate))
-    if table == "qualifications":
-        return (
-            row.qualification_id,
-            row.person_id,
-            row.insurer_number,
-            row.symbol,
-            row.number,
-            None if row.branch < 0 else f"{row.branch:02d}",
-            row.relationship,
-            _date(row.acquired_on),
-            _date(row.lost_on),
-            _INCOME_NAMES[row.income_class],
-            row.limit_category,
-        )
-    if table == "documents":
-        return (
-            row.document_id,
-            row.qualification_id,
-            _KIND_NAMES[row.kind],
-            _date(row.issued_on),
-            _date(row.valid_until),
-            _date(row.void_from),
-        )
-    if table == "certificates":
-        return (
-            row.certificate_serial,
-            row.person_id,
-            _date(row.issued_on),
-            _date(row.expires_on),
-            _date(row.revoked_on),
-            bool(row.face_only),
-        )
-    if table == "registrations":
-        return (row.person_id, _date(row.registered_on), _date(row.deregistration_requested_on))
-    raise ValueError(f"unknown table {table}")
-
-
-def key_of(table: str, row: Any) -> Any:
-    """The primary key of a `Tables` row (or of an institutions record)."""
-    if table == "institutions":
-        return row[0]
-    return getattr(row, KEY_COLUMN[table])
+    return tuple(store(value) for store, value in zip(_STORED[table], row, strict=True))

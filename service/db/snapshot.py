@@ -20,20 +20,26 @@ from typing import Any
 import asyncpg
 
 import core_ext
-from core_ext import InsurerRow, SnapshotData, StreamBuilder, Tables
-from service.db.rows import BY_TABLE, CANONICAL_SELECT, INCOME_CODE, KIND_CODE
+from core_ext import ROW_TYPES, InsurerRow, SnapshotData, StreamBuilder, Tables
+from core_ext.schema import SNAPSHOT_STREAMS, Column, Form
+from service.db.rows import BY_TABLE, CANONICAL_SELECT, choice_code
 
-# The columns core_ext._stream.COLUMNS expects, table by table, in feeding order.
+
+def _copied(column: Column) -> str:
+    """A column as the stream builder reads it: integers for the branch and the choices."""
+    if column.form is Form.BRANCH:
+        return f"coalesce({column.name}::smallint, -1::smallint)"
+    if column.form is Form.CHOICE:
+        return f"({choice_code(column)})::smallint"
+    return column.name
+
+
+# The binary COPY of each table the stream builder parses, in feeding order; persons must
+# arrive in ascending person_id (core_ext._stream's ordering guarantee).
 COPY_SELECT = {
-    "persons": "SELECT person_id, name, name_kana, sex, birthdate FROM persons ORDER BY person_id",
-    "qualifications": "SELECT qualification_id, person_id, insurer_number, symbol, number,"
-    " coalesce(branch::smallint, -1::smallint), relationship, acquired_on, lost_on,"
-    f" ({INCOME_CODE})::smallint, limit_category FROM qualifications",
-    "documents": f"SELECT document_id, qualification_id, ({KIND_CODE})::smallint, issued_on, valid_until,"
-    " void_from FROM documents",
-    "certificates": "SELECT certificate_serial, person_id, issued_on, expires_on, revoked_on, face_only"
-    " FROM certificates",
-    "registrations": "SELECT person_id, registered_on, deregistration_requested_on FROM registrations",
+    table: f"SELECT {', '.join(_copied(c) for c in BY_TABLE[table].columns)} FROM {table}"
+    + (" ORDER BY person_id" if table == "persons" else "")
+    for table in SNAPSHOT_STREAMS
 }
 # The same order for the Python builder, which keeps the order it is given.
 ROW_ORDER = {"persons": "person_id", "certificates": "person_id, certificate_serial"}
@@ -118,11 +124,9 @@ async def _streamed(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> Sna
 async def read_tables(conn: asyncpg.Connection, insurers: list[InsurerRow] | None = None) -> Tables:
     """Every entity row as validated `Tables` rows (persons in id order, certificates by person)."""
     rows: dict[str, Any] = {"insurers": insurers if insurers is not None else await read_insurers(conn)}
-    for table, entity in BY_TABLE.items():
-        if table == "insurers":
-            continue
+    for table in SNAPSHOT_STREAMS:
         order = f" ORDER BY {ROW_ORDER[table]}" if table in ROW_ORDER else ""
-        make = entity.row._make  # type: ignore[attr-defined]
+        make = ROW_TYPES[table]._make
         rows[table] = [make(r) for r in await conn.fetch(CANONICAL_SELECT[table] + order)]
     return Tables(**rows)
 
