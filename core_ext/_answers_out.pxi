@@ -32,6 +32,17 @@ cdef int put_person(Core self, Buf* b, int q) except -1:
     put(b, b"}", 1)
     return 0
 
+# 一部負担金割合 for every (late elderly, elderly recipient, preschool, income class), filled
+# from core_ext._codes.copay_percent at import: the rule has one home.
+cdef int COPAY[2][2][2][INCOME_COUNT]
+for _late in range(2):
+    for _elderly in range(2):
+        for _preschool in range(2):
+            for _income in range(INCOME_COUNT):
+                COPAY[_late][_elderly][_preschool][_income] = copay_percent(
+                    bool(_late), bool(_elderly), bool(_preschool), _income)
+
+
 cdef int put_qualification(Core self, Buf* b, int q, int day, bint limit_consent) except -1:
     cdef const QRow* row = &self.qrows[q]
     cdef int ins = row.insurer, branch = row.branch
@@ -40,14 +51,7 @@ cdef int put_qualification(Core self, Buf* b, int q, int day, bint limit_consent
     cdef int birth = self.prows[row.person].birth
     cdef bint elderly = not late and day >= elderly_first_day(birth)
     cdef bint preschool = day <= preschool_last_day(birth)
-    if late:
-        copay = 10 + 10 * income
-    elif elderly:
-        copay = 30 if income == INCOME_HIGH else 20
-    elif preschool:
-        copay = 20
-    else:
-        copay = 30
+    copay = COPAY[late][elderly][preschool][income]
     put(b, b'{"qualification_id":', 20)
     if row.id != BIG_ID:
         put_int(b, row.id)

@@ -16,7 +16,7 @@ from libc.string cimport memcmp, memcpy, memset
 import orjson
 
 from ._answers import INSTITUTION_MISMATCH, MALFORMED_JSON, MAX_BATCH_ITEMS, TOO_MANY_ITEMS, json_fields
-from ._codes import OUTCOMES
+from ._codes import OUTCOMES, copay_percent
 from ._logline import PRESENTED_NAMES as _PRESENTED_NAMES
 from ._request import check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._request import FIRST_DAY as _FIRST_DAY, DAYS_AHEAD as _DAYS_AHEAD
@@ -38,8 +38,10 @@ cdef enum:
     ELIGIBILITY_CERTIFICATE = 2
     INFO_NOTICE = 3
     UNSPECIFIED = 4
+    AUTH_FACE = 0
     AUTH_PIN = 1
-    INCOME_HIGH = 2
+    AUTH_VISUAL = 2
+    INCOME_COUNT = 3  # len(INCOME_CLASSES)
     EXPIRES_SOON_DAYS = 30
 
     VALID = 0
@@ -79,7 +81,8 @@ def _check_mirrors():
         _codes: {
             "MYNA_CARD": MYNA_CARD, "LEGACY_CARD": LEGACY_CARD,
             "ELIGIBILITY_CERTIFICATE": ELIGIBILITY_CERTIFICATE, "INFO_NOTICE": INFO_NOTICE,
-            "UNSPECIFIED": UNSPECIFIED, "AUTH_PIN": AUTH_PIN, "INCOME_HIGH": INCOME_HIGH,
+            "UNSPECIFIED": UNSPECIFIED, "AUTH_FACE": AUTH_FACE, "AUTH_PIN": AUTH_PIN,
+            "AUTH_VISUAL": AUTH_VISUAL,
             "EXPIRES_SOON_DAYS": EXPIRES_SOON_DAYS,
             "VALID": VALID, "VALID_MULTIPLE": VALID_MULTIPLE, "NOT_FOUND": NOT_FOUND,
             "AMBIGUOUS": AMBIGUOUS, "NOT_YET_EFFECTIVE": NOT_YET_EFFECTIVE, "LOST": LOST,
@@ -98,6 +101,8 @@ def _check_mirrors():
         for name, value in mirrors.items()
         if getattr(module, name, None) != value
     ]
+    if sorted(_codes.INCOME_CLASSES.values()) != list(range(INCOME_COUNT)):  # COPAY's last index
+        drifted.append(f"income classes {_codes.INCOME_CLASSES}, {INCOME_COUNT} compiled")
     if len(_codes.OUTCOMES) != CODE_COUNT or CODE_COUNT != NOT_REGISTERED + 1:
         drifted.append(f"{len(_codes.OUTCOMES)} outcomes in core_ext._codes, {CODE_COUNT} compiled")
     if drifted:

@@ -41,11 +41,11 @@ cdef inline int presented_code(const char* s, Py_ssize_t n) noexcept nogil:
 
 cdef inline int auth_code(const char* s, Py_ssize_t n) noexcept nogil:
     if same(s, n, b"face"):
-        return 0
+        return AUTH_FACE
     if same(s, n, b"pin"):
-        return 1
+        return AUTH_PIN
     if same(s, n, b"visual"):
-        return 2
+        return AUTH_VISUAL
     return -1
 
 

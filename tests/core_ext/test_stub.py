@@ -34,7 +34,14 @@ def test_stubs_match_the_compiled_modules() -> None:
 
 @pytest.mark.compiled
 @pytest.mark.parametrize(
-    ("module", "name"), [("_codes", "NOT_FOUND"), ("_text", "FNV_BASIS"), ("_build", "BIG_ID")]
+    ("module", "name"),
+    [
+        ("_codes", "NOT_FOUND"),
+        ("_codes", "AUTH_VISUAL"),
+        ("_text", "FNV_BASIS"),
+        ("_build", "BIG_ID"),
+        ("_build", "LONG_TEXT"),
+    ],
 )
 def test_a_compiled_constant_that_drifted_from_its_home_is_refused(
     monkeypatch: pytest.MonkeyPatch, module: str, name: str
