@@ -33,7 +33,7 @@ from service.app import create_app  # noqa: E402
 from service.dataset import validate  # noqa: E402
 from service.demo import DEMO_API_KEY, DEMO_INSTITUTION, demo_sources, number_path_request  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from service.state import generation_from  # noqa: E402
+from service.state import generation_of  # noqa: E402
 
 HEADERS = [
     (b"host", b"127.0.0.1:8000"),
@@ -86,7 +86,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     sources = demo_sources(args.members)
-    gen = generation_from(validate(sources))
+    gen = generation_of(*validate(sources).build())
     bodies = bodies_for(sources, args.count)
     with tempfile.TemporaryDirectory() as tmp:
         floor_bodies = Path(tmp) / "bodies"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import core_ext  # noqa: E402
 from service.dataset import validate  # noqa: E402
 from service.demo import DEMO_INSTITUTION, demo_sources, number_path_request  # noqa: E402
-from service.state import generation_from  # noqa: E402
+from service.state import generation_of  # noqa: E402
 
 SNAPSHOT = b'{"version":"bench","applied_change_seq":0}'
 
@@ -44,7 +44,7 @@ SNAPSHOT = b'{"version":"bench","applied_change_seq":0}'
 def workload(count: int, members: int = 100_000) -> tuple[object, list[bytes], list[dict[str, object]], int]:
     sources = demo_sources(members)
     data = validate(sources)
-    gen = generation_from(data)
+    gen = generation_of(*data.build())
     birth = {row["person_id"]: row["birthdate"] for _, row in sources["persons.csv"]}
     quals = [row for _, row in sources["qualifications.csv"]]
     serials = [row["certificate_serial"] for _, row in sources["certificates.csv"]]

@@ -3,7 +3,7 @@
     python bench/load.py --database-url URL [--rounds 3] [--python]
 
 The database must hold a data set (`onshi import DIR --database-url URL`).  Each
-round times `load_snapshot` with the compiled builder (and, with --python, the
+round times `rebuild_snapshot` with the compiled builder (and, with --python, the
 Python builder over fetched rows); prints every round and the median.
 """
 
@@ -20,14 +20,14 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.db.snapshot import load_snapshot  # noqa: E402
+from service.db.snapshot import rebuild_snapshot  # noqa: E402
 
 
 async def once(url: str, compiled: bool) -> tuple[float, int]:
     conn = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
-        loaded = await load_snapshot(conn, compiled=compiled)
+        loaded = await rebuild_snapshot(conn, compiled=compiled)
         return time.perf_counter() - started, loaded.data.qualifications
     finally:
         await conn.close()

@@ -18,7 +18,7 @@ from core_ext import CODE_NAMES
 from service.accesslog import AccessLog
 from service.follower import Follower
 from service.hotpath import HotPath
-from service.loading import load_generation
+from service.loading import source_generation
 from service.metrics import OnshiCollector, RequestMetrics
 from service.routes import admin, confirmations, ops
 from service.settings import Settings
@@ -45,7 +45,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         Requests keep being answered from the old generation while the new one loads;
         an invalid source raises and leaves the old one serving.
         """
-        gen = await asyncio.to_thread(load_generation, settings)
+        gen = await asyncio.to_thread(source_generation, settings)
         previous = state.current
         if previous is not None:
             gen.core.carry_counts(previous.core)
@@ -76,7 +76,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         if follower is not None:
             await follower.start()
         elif state.current is None:
-            state.current = await asyncio.to_thread(load_generation, settings)
+            state.current = await asyncio.to_thread(source_generation, settings)
             log.info(
                 "snapshot %s loaded: %d persons, %d qualifications",
                 state.current.version,

@@ -131,7 +131,7 @@ def serve(args: argparse.Namespace) -> int:
     """Validate the data, then run uvicorn; invalid data exits non-zero with nothing served."""
     from core_ext import SnapshotFileError
     from service.app import create_app
-    from service.loading import check_source, load_generation
+    from service.loading import check_source, source_generation
 
     try:
         settings = _settings(args)
@@ -148,7 +148,7 @@ def serve(args: argparse.Namespace) -> int:
         return _run(settings, APP_FACTORY)
     try:
         if settings.workers <= 1:
-            generation = load_generation(settings)
+            generation = source_generation(settings)
         else:
             check_source(settings)
     except DataSetError as exc:
@@ -333,9 +333,9 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
 
 async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str]]:
     """The snapshot and institutions, streamed from the database."""
-    from service.db.snapshot import load_snapshot
+    from service.db.snapshot import rebuild_snapshot
 
-    loaded = await load_snapshot(conn)
+    loaded = await rebuild_snapshot(conn)
     return loaded.data, loaded.institutions
 
 

@@ -29,6 +29,7 @@ from core_ext import (
     PersonRow,
     QualificationRow,
     RegistrationRow,
+    SnapshotData,
     Tables,
     is_institution_code,
     normalise_branch,
@@ -38,6 +39,7 @@ from core_ext import (
     normalise_symbol,
     parse_day,
     schema,
+    snapshot,
 )
 from core_ext import checkrows as _checkrows  # None where not built: every row takes the Python checks
 
@@ -65,6 +67,10 @@ class DataSet:
     tables: Tables
     institutions: dict[str, str] = field(default_factory=dict)  # sha256 hex -> code
     institution_names: dict[str, str] = field(default_factory=dict)  # code -> name
+
+    def build(self) -> tuple[SnapshotData, dict[str, str]]:
+        """Its snapshot and institutions (as core_ext.open_snapshot gives a file's)."""
+        return snapshot(self.tables), self.institutions
 
 
 class DataSetError(Exception):

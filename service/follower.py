@@ -28,7 +28,7 @@ import asyncpg
 import core_ext
 from service.db import CONNECT_TIMEOUT
 from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
-from service.db.snapshot import load_snapshot, read_institutions
+from service.db.snapshot import read_institutions, rebuild_snapshot
 from service.state import Generation, ServiceState, generation_of
 
 log = logging.getLogger("onshi.follower")
@@ -122,7 +122,7 @@ class Follower:
     async def _reload(self, conn: asyncpg.Connection) -> None:
         """A new full snapshot, streamed from the database."""
         started = time.perf_counter()
-        loaded = await load_snapshot(conn)
+        loaded = await rebuild_snapshot(conn)
         gen = generation_of(loaded.data, loaded.institutions, loaded.seq)
         self.base, self.base_built = gen, time.monotonic()
         self.seq, self.dirty, self.institutions = loaded.seq, Dirty(), loaded.institutions

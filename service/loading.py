@@ -1,11 +1,12 @@
-"""Load the configured file source (CSV folder, demo or snapshot file) into a generation."""
+"""The configured file source as a generation: a data set loaded (CSV folder or demo) or a
+snapshot file opened."""
 
 from __future__ import annotations
 
 from core_ext import open_snapshot
 from service.dataset import DataSet, load_dir
 from service.settings import Settings
-from service.state import Generation, generation_from, generation_of
+from service.state import Generation, generation_of
 
 
 def load_dataset(settings: Settings) -> DataSet:
@@ -19,16 +20,12 @@ def load_dataset(settings: Settings) -> DataSet:
     raise ValueError("no file source: give --data DIR, --demo or --snapshot FILE")
 
 
-def generation_from_file(path: str) -> Generation:
-    """Map a snapshot file (raises SnapshotFileError): nothing is copied, workers share the pages."""
-    return generation_of(*open_snapshot(path))
-
-
-def load_generation(settings: Settings) -> Generation:
-    """The generation of a file source (raises DataSetError or SnapshotFileError)."""
+def source_generation(settings: Settings) -> Generation:
+    """The generation of a file source (raises DataSetError or SnapshotFileError); a snapshot
+    file is mapped, not copied: workers share its pages."""
     if settings.snapshot and not (settings.demo or settings.data):
-        return generation_from_file(settings.snapshot)
-    return generation_from(load_dataset(settings))
+        return generation_of(*open_snapshot(settings.snapshot))
+    return generation_of(*load_dataset(settings).build())
 
 
 def check_source(settings: Settings) -> None:

@@ -12,7 +12,6 @@ import orjson
 
 import core_ext
 from core_ext import SnapshotData
-from service.dataset import DataSet
 
 MAX_ACCEPTED = 100_000
 
@@ -55,7 +54,9 @@ class Generation:
 def generation_of(
     data: SnapshotData, institutions: dict[str, str], applied_change_seq: int = 0
 ) -> Generation:
-    """A generation answering from one snapshot (built in memory or mapped from a file)."""
+    """A generation answering from one snapshot: a data set's (`DataSet.build`), a mapped file's
+    (`core_ext.open_snapshot`) or the database's (`service.db.snapshot.rebuild_snapshot`).
+    The follower's `layered_generation` is the only other maker: a base plus an overlay."""
     return Generation(
         core=core_ext.Core(data),
         institutions=dict(institutions),
@@ -65,11 +66,6 @@ def generation_of(
         loaded_at=time.time(),
         applied_change_seq=applied_change_seq,
     )
-
-
-def generation_from(dataset: DataSet, applied_change_seq: int = 0) -> Generation:
-    """Build the snapshot and core of a validated data set."""
-    return generation_of(core_ext.snapshot(dataset.tables), dataset.institutions, applied_change_seq)
 
 
 class ServiceState:

@@ -24,9 +24,11 @@ def examples_app() -> Any:
     from service.app import create_app
     from service.dataset import load_dir
     from service.settings import Settings
-    from service.state import generation_from
+    from service.state import generation_of
 
-    return create_app(Settings(data=str(EXAMPLES / "data")), generation_from(load_dir(EXAMPLES / "data")))
+    return create_app(
+        Settings(data=str(EXAMPLES / "data")), generation_of(*load_dir(EXAMPLES / "data").build())
+    )
 
 
 def pytest_report_header() -> list[str]:

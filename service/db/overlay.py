@@ -12,7 +12,7 @@ persons each change touches (migration 004); for those dirty persons:
   against random changes).
 
 Nothing is kept in memory but the base snapshot: the rows come from the database in
-one repeatable-read transaction.  The base must come from `load_snapshot` (persons
+one repeatable-read transaction.  The base must come from `rebuild_snapshot` (persons
 in id order, certificates grouped by person): a person is found there by bisection.
 Insurer changes shift insurer indexes and ask for a full rebuild instead.
 """

@@ -47,7 +47,7 @@ INSURERS_SELECT = CANONICAL_SELECT["insurers"] + " ORDER BY insurer_number"
 
 
 @dataclass
-class Loaded:
+class Rebuilt:
     """A snapshot read from the database, its institutions and the change seq it reflects."""
 
     data: SnapshotData
@@ -70,7 +70,7 @@ async def read_insurers(conn: asyncpg.Connection) -> list[InsurerRow]:
 QUEUED_CHUNKS = 256  # asyncpg hands over chunks of a few kB to 64 kB
 
 
-async def load_snapshot(conn: asyncpg.Connection, compiled: bool | None = None) -> Loaded:
+async def rebuild_snapshot(conn: asyncpg.Connection, compiled: bool | None = None) -> Rebuilt:
     """The whole snapshot; `compiled` picks the builder (default: the compiled one when built)."""
     use_stream = StreamBuilder is not None if compiled is None else compiled
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -78,7 +78,7 @@ async def load_snapshot(conn: asyncpg.Connection, compiled: bool | None = None) 
         insurers = await read_insurers(conn)
         institutions, names = await read_institutions(conn)
         data = await (_streamed(conn, insurers) if use_stream else _from_rows(conn, insurers))
-    return Loaded(data, institutions, names, seq)
+    return Rebuilt(data, institutions, names, seq)
 
 
 async def _streamed(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> SnapshotData:

@@ -17,7 +17,7 @@ import pytest
 import core_ext
 from service.dataset import validate
 from service.demo import DEMO_INSTITUTION, demo_sources, number_path_request
-from service.state import generation_from
+from service.state import generation_of
 
 pytestmark = pytest.mark.compiled
 SEED = 20261202
@@ -27,7 +27,7 @@ SNAPSHOT = b'{"version":"t"}'
 
 def demo_items(members: int) -> tuple[Any, list[dict[str, Any]]]:
     sources = demo_sources(members)
-    data = generation_from(validate(sources)).core.data
+    data = generation_of(*validate(sources).build()).core.data
     birth = {row["person_id"]: row["birthdate"] for _, row in sources["persons.csv"]}
     items: list[dict[str, Any]] = []
     for _, row in sources["certificates.csv"]:

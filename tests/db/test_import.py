@@ -10,7 +10,7 @@ import asyncpg
 
 from service.dataset import load_dir
 from service.db.importer import import_dataset
-from service.db.snapshot import load_snapshot, read_tables
+from service.db.snapshot import read_tables, rebuild_snapshot
 from tests.conftest import EXAMPLES
 from tests.db.conftest import query, run
 from tests.processes import ONSHI
@@ -64,7 +64,7 @@ def test_reimport_replaces_and_the_database_round_trips(db: str) -> None:
             await import_dataset(conn, data)
             await import_dataset(conn, data)
             back = await read_tables(conn)
-            loaded = await load_snapshot(conn)
+            loaded = await rebuild_snapshot(conn)
         finally:
             await conn.close()
         for table in ("insurers", "persons", "qualifications", "documents", "certificates", "registrations"):

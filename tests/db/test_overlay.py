@@ -24,7 +24,7 @@ from core_ext._codes import DOCUMENT_KINDS
 from service.dataset import DataSet
 from service.db.importer import import_dataset
 from service.db.overlay import Dirty, read_changes, read_overlay
-from service.db.snapshot import load_snapshot, read_tables
+from service.db.snapshot import read_tables, rebuild_snapshot
 from service.follower import layered_generation
 from service.state import Generation, generation_of
 from tests.core_ext.test_differential import (
@@ -163,14 +163,14 @@ async def layered_and_rebuilt(url: str, before: Tables, change_list: list[Change
     conn = await asyncpg.connect(url)
     try:
         await import_dataset(conn, DataSet(before))
-        base = await load_snapshot(conn)
+        base = await rebuild_snapshot(conn)
         for sql, args in change_list:
             await conn.execute(sql, *args)
         dirty = Dirty()
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             seq = await read_changes(conn, base.seq, dirty)
             overlay = await read_overlay(conn, base.data, dirty.persons)
-        rebuilt = await load_snapshot(conn)
+        rebuilt = await rebuild_snapshot(conn)
         after = await read_tables(conn)
     finally:
         await conn.close()
@@ -208,7 +208,7 @@ def test_untouched_persons_are_answered_by_the_base(db: str) -> None:
         conn = await asyncpg.connect(db)
         try:
             await import_dataset(conn, validate(w.sources()))
-            base = await load_snapshot(conn)
+            base = await rebuild_snapshot(conn)
             await conn.execute("INSERT INTO registrations VALUES (3, '2025-01-01', NULL)")
             dirty = Dirty()
             await read_changes(conn, base.seq, dirty)

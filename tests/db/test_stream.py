@@ -19,7 +19,7 @@ from core_ext._build import SnapshotData, text_at
 from core_ext._rows import LAYOUTS
 from service.dataset import DataSet, load_dir
 from service.db.importer import import_dataset
-from service.db.snapshot import StreamBuilder, load_snapshot
+from service.db.snapshot import StreamBuilder, rebuild_snapshot
 from service.demo import demo_dataset
 from service.synth.generator import Synth
 from tests.conftest import EXAMPLES
@@ -53,8 +53,8 @@ async def both(url: str, data: DataSet) -> tuple[SnapshotData, SnapshotData]:
     conn = await asyncpg.connect(url)
     try:
         await import_dataset(conn, data)
-        streamed = await load_snapshot(conn, compiled=True)
-        from_rows = await load_snapshot(conn, compiled=False)
+        streamed = await rebuild_snapshot(conn, compiled=True)
+        from_rows = await rebuild_snapshot(conn, compiled=False)
     finally:
         await conn.close()
     assert streamed.seq == from_rows.seq

@@ -20,7 +20,7 @@ from service.app import create_app
 from service.dataset import load_dir
 from service.logs import JsonFormatter
 from service.settings import Settings
-from service.state import generation_from
+from service.state import generation_of
 from tests.conftest import EXAMPLES
 from tests.processes import (
     CLINIC_KEY,
@@ -78,7 +78,7 @@ class BrokenCore:
 
 
 def test_a_failed_confirmation_is_logged_with_its_request_id(caplog: pytest.LogCaptureFixture) -> None:
-    generation = generation_from(load_dir(EXAMPLES / "data"))
+    generation = generation_of(*load_dir(EXAMPLES / "data").build())
     generation.core = BrokenCore(generation.core)
     app = create_app(Settings(data=str(EXAMPLES / "data")), generation)
     headers = {"Authorization": f"Bearer {CLINIC_KEY}", "Content-Type": "application/json"}

@@ -15,7 +15,7 @@ import pytest
 
 import core_ext
 from service.dataset import FILES, load_dir
-from service.state import generation_from
+from service.state import generation_of
 from service.synth.generator import DEFAULT_AS_OF, Synth, serial_for
 from tests.processes import ONSHI
 
@@ -133,7 +133,7 @@ def test_serials_are_unique_hex() -> None:
 
 def test_a_synthetic_member_is_confirmed_with_a_synthetic_key(population: Path) -> None:
     data = load_dir(population)
-    gen = generation_from(data)
+    gen = generation_of(*data.build())
     institution = rows(population, "institutions.csv")[0]
     person = {p["person_id"]: p for p in rows(population, "persons.csv")}
     q = next(q for q in rows(population, "qualifications.csv") if not q["lost_on"] and q["symbol"])
