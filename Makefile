@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml setup.py
 
 $(EXT) &: $(STAMP) $(wildcard core_ext/*.pyx core_ext/*.pxd core_ext/*.pxi)
 	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $(EXT)  # cythonize skips a module whose own sources did not change
 
 install: $(STAMP) $(EXT) ## create .venv, install Onshi and its tools, build the Cython core
 
@@ -54,15 +55,16 @@ clean: ## remove build output, generated C and caches (not .venv, not data sets)
 BENCH_DATA ?= .bench/data
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-bench: install ## Onshi vs the raw-ASGI floor, FastAPI and asyncpg (needs wrk, PostgreSQL), batch, workers, core
+bench: install ## Onshi vs the floor, FastAPI and asyncpg, batch, workers, core; JSON in bench/results/ (needs wrk, PostgreSQL)
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 2; }
 	test -f $(BENCH_DATA)/institutions.csv || $(BIN)/onshi synth --members 200000 --out $(BENCH_DATA)
-	$(BIN)/python bench/floor.py --data $(BENCH_DATA) --database-url $(BENCH_DATABASE_URL) --frameworks
-	$(BIN)/python bench/scale.py --data $(BENCH_DATA)
-	$(BIN)/python bench/decide.py
-	$(BIN)/python bench/decide.py --sweep 5000,100000 --count 100000
-	$(BIN)/python bench/decide.py --callgrind --members 20000 --count 20000
-	$(BIN)/python bench/memlat.py
+	$(BIN)/python bench/record.py -- \
+		$(BIN)/python bench/floor.py --data $(BENCH_DATA) --database-url $(BENCH_DATABASE_URL) --frameworks \
+		--- $(BIN)/python bench/scale.py --data $(BENCH_DATA) \
+		--- $(BIN)/python bench/decide.py \
+		--- $(BIN)/python bench/decide.py --sweep 5000,100000 --count 100000 \
+		--- $(BIN)/python bench/decide.py --callgrind --members 20000 --count 20000 \
+		--- $(BIN)/python bench/memlat.py
 
 LOADTEST_DATA ?= .loadtest/data
 
