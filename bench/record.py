@@ -61,6 +61,7 @@ def run(argv: list[str]) -> dict[str, object]:
 
 def main() -> int:
     started = datetime.now(UTC)
+    runs = [run(argv) for argv in commands(sys.argv[1:])]
     record = {
         "started": started.isoformat(timespec="seconds"),
         "commit": git("rev-parse", "HEAD"),
@@ -70,13 +71,13 @@ def main() -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "runs": [run(argv) for argv in commands(sys.argv[1:])],
+        "runs": runs,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{started:%Y-%m-%dT%H%M%SZ}.json"
     path.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n")
     print(f"recorded in {path.relative_to(ROOT)}")
-    return max(int(r["status"]) for r in record["runs"])  # type: ignore[call-overload]
+    return max(int(str(r["status"])) for r in runs)
 
 
 if __name__ == "__main__":
