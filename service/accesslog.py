@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import CONNECT_TIMEOUT
+from service.db.pool import Database
 
 log = logging.getLogger("onshi.accesslog")
 
@@ -69,17 +69,17 @@ def _answer(record: Record) -> dict[str, Any]:
 
 
 class AccessLog:
-    """Buffer, writer and reader; `sink` is PostgreSQL (a URL) or a JSON-lines file."""
+    """Buffer, writer and reader; the records go to PostgreSQL (`database`) or, without one,
+    to `access-log.csv` in the state directory."""
 
-    def __init__(self, state_dir: Path, database_url: str | None = None) -> None:
+    def __init__(self, state_dir: Path, database: Database | None = None) -> None:
         self.state_dir = state_dir
-        self.database_url = database_url
+        self.database = database
         # The cores append lines here; flush swaps in a new buffer (the hot path fetches
         # `pending` for every request, so it never writes into one being flushed).
         self.pending = bytearray()
         self.spill = state_dir / "access-log.spill.csv"
         self.journal = state_dir / "access-log.csv"  # the --data mode store
-        self._conn: asyncpg.Connection | None = None
         self._months: set[date] = set()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -100,9 +100,6 @@ class AccessLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.close(), 2)
 
     async def _run(self) -> None:
         while True:
@@ -126,20 +123,19 @@ class AccessLog:
 
     async def _write(self, lines: bytes) -> None:
         """Write `lines` to the database, or the spill file if it is away (the caller holds the lock)."""
-        if self.database_url is None:
+        if self.database is None:
             if lines:
                 await asyncio.to_thread(self._append, self.journal, lines)
             return
         if not lines and not self._spilled():
             return
         try:
-            conn = await self._connection()
-            if self._spilled():
-                await self._replay(conn)
-            if lines:
-                await self._copy(conn, lines)
+            async with self.database.connection() as conn:
+                if self._spilled():
+                    await self._replay(conn)
+                if lines:
+                    await self._copy(conn, lines)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            await self._drop_connection()
             if lines:
                 log.warning("database unavailable (%s): access records spilled", type(exc).__name__)
                 await asyncio.to_thread(self._append, self.spill, lines)
@@ -168,17 +164,6 @@ class AccessLog:
 
     def _spilled(self) -> bool:
         return self.spill.exists() or any(self.state_dir.glob(REPLAY_GLOB))
-
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.database_url, timeout=CONNECT_TIMEOUT)
-        return self._conn
-
-    async def _drop_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.terminate()
-        self._conn = None
 
     async def _replay(self, conn: asyncpg.Connection) -> None:
         """Claim the spill file by renaming it, then replay every claimed file nobody else holds."""
@@ -223,9 +208,8 @@ class AccessLog:
         # Newest first; records of the same millisecond keep that order (the sort is stable).
         found = [parse_line(line) for line in reversed(unwritten.splitlines())]
         answers = [_answer(r) for r in found if r["person_id"] == person_id]
-        if self.database_url is not None:
-            async with self._lock:
-                conn = await self._connection()
+        if self.database is not None:
+            async with self.database.connection() as conn:
                 stored = await conn.fetch(
                     "SELECT at, institution_code, presented, code, request_id FROM access_log "
                     "WHERE person_id = $1 ORDER BY at DESC LIMIT $2",

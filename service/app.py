@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from core_ext import CODE_NAMES
 from service.accesslog import AccessLog
+from service.db.pool import Database
 from service.follower import Follower
 from service.hotpath import HotPath
 from service.loading import source_generation
@@ -36,8 +37,10 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     following = settings.source == "database"
     state = ServiceState(settings.source, settings.stale_after_seconds if following else None)
     state.current = generation
-    access = AccessLog(Path(settings.state_dir), settings.database_url if following else None)
-    follower = Follower(settings.database_url, state) if following and settings.database_url else None
+    # One pool for the admin routes, the access log and the follower (service/db/pool.py).
+    database = Database(settings.database_url, settings.connect_timeout) if settings.database_url else None
+    access = AccessLog(Path(settings.state_dir), database if following else None)
+    follower = Follower(database, state) if following and database is not None else None
 
     async def reload() -> Generation:
         """Build a new generation beside the current one, then swap it in with one assignment.
@@ -90,6 +93,8 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
                 await follower.stop()
             await access.stop()  # every accepted confirmation is recorded before exit
             log.info("access log flushed: %d records written", access.written)
+            if database is not None:
+                await database.close()
 
     app = FastAPI(
         title="Onshi",
@@ -119,6 +124,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     app.state.registry = registry
     app.state.access = access
     app.state.settings = settings
+    app.state.database = database
     app.state.reload = None if following else reload
     app.include_router(confirmations.router)
     app.include_router(ops.router)

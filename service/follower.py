@@ -26,8 +26,8 @@ from typing import Any
 import asyncpg
 
 import core_ext
-from service.db import CONNECT_TIMEOUT
 from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
+from service.db.pool import Database
 from service.db.snapshot import read_institutions, rebuild_snapshot
 from service.state import Generation, ServiceState, generation_of
 
@@ -69,8 +69,8 @@ def layered_generation(
 class Follower:
     """Keeps `state.current` in step with the database."""
 
-    def __init__(self, url: str, state: ServiceState) -> None:
-        self.url = url
+    def __init__(self, database: Database, state: ServiceState) -> None:
+        self.database = database
         self.state = state
         self.base: Generation | None = None  # the last full build
         self.base_built = 0.0
@@ -96,16 +96,20 @@ class Follower:
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST
         while True:
-            conn = None
+            listener = None
             try:
-                conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
-                await conn.add_listener(CHANNEL, self._notified)
-                if self.base is None:
-                    await self._reload(conn)
-                backoff = BACKOFF_FIRST
+                # LISTEN first: a change committed while the queries below run still wakes us.
+                listener = await self.database.listener()
+                await listener.add_listener(CHANNEL, self._notified)
                 while True:
-                    await self._catch_up(conn)
-                    self._wake.clear()
+                    if listener.is_closed():
+                        raise ConnectionError("the LISTEN connection closed")
+                    self._wake.clear()  # before reading: a notice that comes meanwhile is kept
+                    async with self.database.connection() as conn:
+                        if self.base is None:
+                            await self._reload(conn)
+                        await self._catch_up(conn)
+                    backoff = BACKOFF_FIRST
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             except asyncio.CancelledError:
@@ -115,9 +119,9 @@ class Follower:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
             finally:
-                if conn is not None:
+                if listener is not None:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.close(), 1)
+                        await asyncio.wait_for(listener.close(), 1)
 
     async def _reload(self, conn: asyncpg.Connection) -> None:
         """A new full snapshot, streamed from the database."""

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from core_ext import SnapshotFileError
 from service.dataset import DataSetError
-from service.db import CONNECT_TIMEOUT
+from service.db.pool import CONNECTION_ERRORS
 from service.db.upserts import UpsertError, apply_upsert
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -61,25 +61,16 @@ async def upserts(request: Request) -> JSONResponse:
     except orjson.JSONDecodeError:
         return _error(400, "MALFORMED_JSON", "リクエスト本文がJSONではありません。")
     try:
-        conn = await asyncpg.connect(settings.database_url, timeout=CONNECT_TIMEOUT)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return _error(
-            503,
-            "DATABASE_UNAVAILABLE",
-            "データベースに接続できません。しばらくしてから再度送信してください。",
-        )
-    try:
-        seq = await apply_upsert(conn, body)
+        async with request.app.state.database.connection() as conn:
+            seq = await apply_upsert(conn, body)
     except UpsertError as exc:
         return _error(422, "VALIDATION_ERROR", "入力内容に誤りがあります。", problems=exc.problems)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+    except CONNECTION_ERRORS:  # DatabaseUnavailable is one
         return _error(
             503,
             "DATABASE_UNAVAILABLE",
             "データベースに接続できません。しばらくしてから再度送信してください。",
         )
-    finally:
-        await conn.close()
     return JSONResponse({"change_seq": seq})
 
 

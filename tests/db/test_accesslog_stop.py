@@ -11,6 +11,7 @@ from core_ext._codes import MYNA_CARD, VALID
 from core_ext._logline import access_line
 from service import accesslog
 from service.accesslog import AccessLog
+from service.db.pool import Database
 from tests.db.conftest import query
 
 AT = "2026-11-24T09:00:00.000+09:00"
@@ -35,11 +36,13 @@ def test_stop_while_the_writer_copies_waits_for_it(
     monkeypatch.setattr(accesslog, "FLUSH_SECONDS", 0)  # the periodic writer flushes continuously
 
     async def scenario() -> None:
-        writer = AccessLog(tmp_path, db)
+        database = Database(db, 3.0)
+        writer = AccessLog(tmp_path, database)
         await writer.start()
         writer.pending += records("stop")
         await until_taken(writer)
         await writer.stop()  # used to cancel the COPY, and the records with it
+        await database.close()
 
     asyncio.run(scenario())
     assert query(db, "SELECT count(*) AS n FROM access_log WHERE request_id LIKE 'stop-%'")[0]["n"] == COUNT
@@ -47,7 +50,8 @@ def test_stop_while_the_writer_copies_waits_for_it(
 
 def test_a_cancelled_flush_puts_its_records_back(db: str, tmp_path: Path) -> None:
     async def scenario() -> None:
-        writer = AccessLog(tmp_path, db)
+        database = Database(db, 3.0)
+        writer = AccessLog(tmp_path, database)
         taken = records("cancel")
         writer.pending += taken
         flush = asyncio.create_task(writer.flush())
@@ -58,6 +62,7 @@ def test_a_cancelled_flush_puts_its_records_back(db: str, tmp_path: Path) -> Non
             await flush
         assert writer.pending.startswith(taken) and writer.pending.endswith(b",after,1,2\n")
         await writer.stop()
+        await database.close()
 
     asyncio.run(scenario())
     ids = {r["request_id"] for r in query(db, "SELECT request_id FROM access_log")}

@@ -8,6 +8,7 @@ from pathlib import Path
 from core_ext._codes import MYNA_CARD, VALID
 from core_ext._logline import access_line
 from service.accesslog import AccessLog
+from service.db.pool import Database
 from tests.db.conftest import query
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/none"
@@ -16,15 +17,17 @@ AT = "2026-11-24T09:00:00.000+09:00"
 
 def test_two_writers_spill_then_replay_every_record_once(db: str, tmp_path: Path) -> None:
     async def scenario() -> None:
-        writers = [AccessLog(tmp_path, UNREACHABLE) for _ in range(2)]
+        away = [Database(UNREACHABLE, 3.0) for _ in range(2)]
+        back = [Database(db, 3.0) for _ in range(2)]
+        writers = [AccessLog(tmp_path, database) for database in away]
         for w, writer in enumerate(writers):
             tmp_path.mkdir(exist_ok=True)
             for i in range(200):
                 writer.pending += access_line(AT, "1310000019", MYNA_CARD, VALID, f"w{w}-{i}", 1, 2)
         await asyncio.gather(*(writer.flush() for writer in writers))  # both spill into one file
         assert (tmp_path / "access-log.spill.csv").read_bytes().count(b"\n") == 400
-        for writer in writers:
-            writer.database_url = db
+        for writer, database in zip(writers, back, strict=True):
+            writer.database = database
             late = access_line(
                 "2026-11-24T09:00:01.000+09:00", "1310000019", MYNA_CARD, VALID, f"late-{id(writer)}", 1, 2
             )
@@ -33,6 +36,8 @@ def test_two_writers_spill_then_replay_every_record_once(db: str, tmp_path: Path
         await asyncio.gather(*(writer.flush() for writer in writers))  # a skipped claim is taken next round
         for writer in writers:
             await writer.stop()
+        for database in away + back:
+            await database.close()
 
     asyncio.run(scenario())
     ids = [r["request_id"] for r in query(db, "SELECT request_id FROM access_log")]
