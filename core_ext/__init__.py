@@ -40,6 +40,8 @@ from ._codes import (
     LIMIT_CATEGORIES,
 )
 from ._file import SnapshotFileError, open_snapshot, write_snapshot
+from ._logline import COLUMNS as ACCESS_COLUMNS
+from ._logline import access_line, parse_access_line
 from ._text import (
     NO_END,
     insurer_check_digit,
@@ -86,6 +88,7 @@ def snapshot(tables: Tables) -> SnapshotData:
 
 
 __all__ = [
+    "ACCESS_COLUMNS",
     "BIG_ID",
     "CODE_NAMES",
     "COMPILED",
@@ -109,6 +112,7 @@ __all__ = [
     "StreamBuilder",
     "Tables",
     "checkrows",
+    "access_line",
     "error_body",
     "id_at",
     "insurer_check_digit",
@@ -119,6 +123,7 @@ __all__ = [
     "normalise_serial",
     "normalise_symbol",
     "open_snapshot",
+    "parse_access_line",
     "parse_day",
     "schema",
     "snapshot",

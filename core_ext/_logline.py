@@ -1,4 +1,10 @@
-"""One access-log record as the CSV line COPY reads, written by both cores as they decide.
+"""One access-log record as the CSV line COPY reads: the record format's one home.
+
+Both cores write these lines as they decide (the compiled core derives its fixed
+fields from `PRESENTED_NAMES` and `CODE_NAMES` at import); service.accesslog copies them
+into PostgreSQL as `COLUMNS` and reads them back with `parse_access_line`.  The cores
+write the lines themselves, rather than calling a writer per decision, because a
+Python call per confirmation would cost more than the rest of the decision.
 
 `at,institution_code,presented,code,request_id,person_id,qualification_id` and a
 newline; an empty field is null.  Every field is digits, a fixed name, a timestamp
@@ -9,9 +15,13 @@ and no formatting pass per confirmation on the hot path.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._codes import CODE_NAMES, PRESENTED
 
 PRESENTED_NAMES: dict[int, str] = {number: name for name, number in PRESENTED.items()}
+# The fields of a line, in order: the access_log table's columns.
+COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
 
 
 def access_line(
@@ -28,3 +38,11 @@ def access_line(
         f"{checked_at},{institution},{PRESENTED_NAMES[presented]},{CODE_NAMES[code]},{request_id},"
         f"{'' if person_id is None else person_id},{'' if qualification_id is None else qualification_id}\n"
     ).encode()
+
+
+def parse_access_line(line: bytes) -> dict[str, Any]:
+    """A line (without its newline) as {column: value}; ids as int or None."""
+    values: dict[str, Any] = dict(zip(COLUMNS, line.decode().split(","), strict=True))
+    for column in ("person_id", "qualification_id"):
+        values[column] = int(values[column]) if values[column] else None
+    return values

@@ -1,12 +1,13 @@
 """The access log: one record per confirmation, for the member's "who looked at my data" view.
 
 The cores append one CSV line per decided confirmation to an in-memory buffer as they
-decide (core_ext._logline; its `at` is the `checked_at` the clinic was shown, Japan time).  A background task
-moves the lines out at least every second: into PostgreSQL with COPY, or, in `--data`
-mode, onto `access-log.csv` in the state directory.  When PostgreSQL cannot
-be reached the records are appended to a local spill file (fsynced) and replayed,
-oldest first, once it is back.  Shutdown flushes everything before the process exits.
-Records hold only internal ids (person, qualification), never symbol, number or serial.
+decide, in the format of core_ext._logline (its `at` is the `checked_at` the clinic
+was shown, Japan time).  A background task moves the lines out at least every second:
+into PostgreSQL with COPY, or, in `--data` mode, onto `access-log.csv` in the state
+directory.  When PostgreSQL cannot be reached the records are appended to a local
+spill file (fsynced) and replayed, oldest first, once it is back.  Shutdown flushes
+everything before the process exits.  Records hold only internal ids (person,
+qualification), never symbol, number or serial.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from typing import Any
 
 import asyncpg
 
+from core_ext import ACCESS_COLUMNS, parse_access_line
 from service.db.pool import Database
 
 log = logging.getLogger("onshi.accesslog")
 
 FLUSH_SECONDS = 0.5
 REPLAY_GLOB = "access-log.spill.*.replay"  # spill files claimed by a replaying worker
-COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
 
 Record = dict[str, Any]
 JST = timezone(timedelta(hours=9))
@@ -48,19 +49,6 @@ def _months_around(lines: bytes) -> set[date]:
 
 def _japan_time(at: datetime) -> str:
     return at.astimezone(JST).isoformat(timespec="milliseconds")
-
-
-def parse_line(line: bytes) -> Record:
-    at, institution, presented, code, request_id, person, qual = line.decode().split(",")
-    return {
-        "at": at,
-        "institution_code": institution,
-        "presented": presented,
-        "code": code,
-        "request_id": request_id,
-        "person_id": int(person) if person else None,
-        "qualification_id": int(qual) if qual else None,
-    }
 
 
 def _answer(record: Record) -> dict[str, Any]:
@@ -193,7 +181,9 @@ class AccessLog:
         for month in _months_around(lines) - self._months:
             await conn.execute("SELECT onshi_access_log_partition($1)", month)
             self._months.add(month)
-        copy = conn.copy_to_table("access_log", source=io.BytesIO(lines), columns=COLUMNS, format="csv")
+        copy = conn.copy_to_table(
+            "access_log", source=io.BytesIO(lines), columns=ACCESS_COLUMNS, format="csv"
+        )
         await asyncio.wait_for(copy, 30)
         self.written += lines.count(b"\n")
 
@@ -206,7 +196,7 @@ class AccessLog:
                 unwritten += path.read_bytes()
         unwritten += self.pending
         # Newest first; records of the same millisecond keep that order (the sort is stable).
-        found = [parse_line(line) for line in reversed(unwritten.splitlines())]
+        found = [parse_access_line(line) for line in reversed(unwritten.splitlines())]
         answers = [_answer(r) for r in found if r["person_id"] == person_id]
         if self.database is not None:
             async with self.database.connection() as conn:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from core_ext import parse_access_line
 from core_ext._codes import MYNA_CARD, NOT_FOUND, UNSPECIFIED, VALID
 from core_ext._logline import access_line
-from service.accesslog import _months_around, parse_line
+from service.accesslog import _months_around
 
 
 def test_lines_round_trip_without_identifiers() -> None:
@@ -19,7 +20,7 @@ def test_lines_round_trip_without_identifiers() -> None:
         b"2026-11-24T09:00:00.123+09:00,1310000019,myna_card,VALID,rid-1,12,345\n",
         b"2026-11-24T09:00:00.123+09:00,1310000019,unspecified,NOT_FOUND,rid-1,,\n",
     ]
-    first, second = (parse_line(line.rstrip(b"\n")) for line in lines)
+    first, second = (parse_access_line(line.rstrip(b"\n")) for line in lines)
     assert first["person_id"] == 12 and first["qualification_id"] == 345 and first["code"] == "VALID"
     assert second["person_id"] is None and second["qualification_id"] is None
 
