@@ -256,6 +256,21 @@ class SnapshotData:
         )
 
 
+def database_order_problem(data: SnapshotData) -> str | None:
+    """None when `data` has the order of a snapshot rebuilt from the database, else what breaks it.
+
+    A snapshot made from PostgreSQL (service.db.snapshot, either builder) has its persons
+    in ascending person_id and its certificates grouped by person in ascending row;
+    service.db.overlay finds a person's rows in it by bisection and relies on both.  A
+    data set's snapshot keeps the order of its files and need not have it."""
+    ids = [id_at(data.p_id, data.p_id_big, i) for i in range(data.persons)]
+    if any(a >= b for a, b in itertools.pairwise(ids)):
+        return "persons are not in ascending person_id"
+    if any(a > b for a, b in itertools.pairwise(data.c_person)):
+        return "certificates are not grouped by person in ascending row"
+    return None
+
+
 def with_rows(columns: dict[str, Any]) -> dict[str, Any]:
     """SnapshotData's fields from every column: the row-grouped ones packed (and dropped)."""
     p_sex = columns["p_sex"]

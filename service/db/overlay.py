@@ -12,8 +12,10 @@ persons each change touches (migration 004); for those dirty persons:
   against random changes).
 
 Nothing is kept in memory but the base snapshot: the rows come from the database in
-one repeatable-read transaction.  The base must come from `rebuild_snapshot` (persons
-in id order, certificates grouped by person): a person is found there by bisection.
+one repeatable-read transaction.  The base must come from `rebuild_snapshot`, which
+gives the order `core_ext._build.database_order_problem` states and tests/db/test_stream.py
+checks (persons in id order, certificates grouped by person): a person is found there by
+bisection.
 Insurer changes shift insurer indexes and ask for a full rebuild instead.
 """
 

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from core_ext._build import SnapshotData, text_at
+from core_ext._build import SnapshotData, database_order_problem, text_at
 from core_ext._rows import LAYOUTS
 from service.dataset import DataSet, load_dir
 from service.db.importer import import_dataset
@@ -58,6 +58,8 @@ async def both(url: str, data: DataSet) -> tuple[SnapshotData, SnapshotData]:
     finally:
         await conn.close()
     assert streamed.seq == from_rows.seq
+    assert database_order_problem(streamed.data) is None
+    assert database_order_problem(from_rows.data) is None
     assert streamed.institutions == from_rows.institutions == data.institutions
     return streamed.data, from_rows.data
 
@@ -89,3 +91,12 @@ def test_a_builder_hands_its_columns_over_once() -> None:
     assert list(data.p_qual) == [0]  # the person index still ends, at 0
     with pytest.raises(RuntimeError, match="called already"):
         builder.finish()  # its columns were let go of, to be freed as they are packed
+
+
+def test_the_order_check_names_what_a_data_set_order_breaks() -> None:
+    from core_ext import PersonRow, Tables, snapshot
+
+    persons = [PersonRow(2, "二", None, 1, 700_000), PersonRow(1, "一", None, 2, 700_000)]
+    problem = database_order_problem(snapshot(Tables(persons=persons)))
+    assert problem == "persons are not in ascending person_id"
+    assert database_order_problem(snapshot(Tables(persons=persons[::-1]))) is None
