@@ -32,18 +32,19 @@ from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
 # Mirrors of constants whose home is core_ext._codes, _text or _build (C needs them at
 # compile time); _check_mirrors compares every one at import and refuses a drifted build.
-cdef enum:
+cdef enum Presented:
     MYNA_CARD = 0
     LEGACY_CARD = 1
     ELIGIBILITY_CERTIFICATE = 2
     INFO_NOTICE = 3
     UNSPECIFIED = 4
+
+cdef enum AuthMethod:
     AUTH_FACE = 0
     AUTH_PIN = 1
     AUTH_VISUAL = 2
-    INCOME_COUNT = 3  # len(INCOME_CLASSES)
-    EXPIRES_SOON_DAYS = 30
 
+cdef enum Code:
     VALID = 0
     VALID_MULTIPLE = 1
     NOT_FOUND = 2
@@ -61,9 +62,13 @@ cdef enum:
     FACE_AUTH_REQUIRED = 14
     NOT_REGISTERED = 15
 
+cdef enum Warning:  # Decision.warnings bits
     W_GRACE = 1
     W_SOON = 2
 
+cdef enum:
+    INCOME_COUNT = 3  # len(INCOME_CLASSES)
+    EXPIRES_SOON_DAYS = 30
     NO_END = 10000000
     EVENT_MAX = 32767
     BIG_ID = 0xFFFFFFFF
@@ -103,6 +108,8 @@ def _check_mirrors():
     ]
     if sorted(_codes.INCOME_CLASSES.values()) != list(range(INCOME_COUNT)):  # COPAY's last index
         drifted.append(f"income classes {_codes.INCOME_CLASSES}, {INCOME_COUNT} compiled")
+    if sizeof((<Raw*>NULL).kind) != NFIELDS:
+        drifted.append(f"Raw holds {sizeof((<Raw*>NULL).kind)} fields, NFIELDS is {NFIELDS}")
     if len(_codes.OUTCOMES) != CODE_COUNT or CODE_COUNT != NOT_REGISTERED + 1:
         drifted.append(f"{len(_codes.OUTCOMES)} outcomes in core_ext._codes, {CODE_COUNT} compiled")
     if drifted:

@@ -46,7 +46,7 @@ cdef enum:
     CODE_COUNT = 16
 
 
-cdef enum:
+cdef enum:  # a raw field's JSON kind
     K_ABSENT = 0
     K_STRING
     K_TRUE
@@ -54,7 +54,8 @@ cdef enum:
 
 
 cdef struct Raw:
-    # Each field's JSON value: its kind and, for a string, its bytes (owned by the caller).
+    # Each field's JSON value: its kind and, for a string, its bytes (owned by the caller);
+    # 13 = NFIELDS (_core checks they agree at import).
     const char* s[13]
     Py_ssize_t n[13]
     char kind[13]
