@@ -18,7 +18,9 @@ from . import _pycore, schema
 from ._answers import error_body
 from ._build import (
     BIG_ID,
+    HELD,
     ROW_TYPES,
+    UNHELD,
     CertificateRow,
     DocumentRow,
     InsurerRow,
@@ -29,6 +31,8 @@ from ._build import (
     Tables,
     build_snapshot,
     id_at,
+    row_maker,
+    row_values,
     text_at,
 )
 from ._codes import (
@@ -94,12 +98,14 @@ __all__ = [
     "COMPILED",
     "DOCUMENT_KINDS",
     "ELIGIBILITY_CERTIFICATE",
+    "HELD",
     "IMPLEMENTATIONS",
     "INCOME_CLASSES",
     "LEGACY_CARD",
     "LIMIT_CATEGORIES",
     "NO_END",
     "ROW_TYPES",
+    "UNHELD",
     "CertificateRow",
     "Core",
     "DocumentRow",
@@ -125,6 +131,8 @@ __all__ = [
     "open_snapshot",
     "parse_access_line",
     "parse_day",
+    "row_maker",
+    "row_values",
     "schema",
     "snapshot",
     "text_at",

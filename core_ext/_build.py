@@ -67,6 +67,7 @@ class InsurerRow(NamedTuple):
     insurer_number: str
     name: str
     legacy_card_valid_until: int | None
+    extra: tuple[Any, ...] = ()  # the columns no rule reads (see HELD)
 
 
 class PersonRow(NamedTuple):
@@ -75,6 +76,7 @@ class PersonRow(NamedTuple):
     name_kana: str | None
     sex: int
     birthdate: int
+    extra: tuple[Any, ...] = ()  # the columns no rule reads (see HELD)
 
 
 class QualificationRow(NamedTuple):
@@ -89,6 +91,7 @@ class QualificationRow(NamedTuple):
     lost_on: int | None
     income_class: int
     limit_category: str | None
+    extra: tuple[Any, ...] = ()  # the columns no rule reads (see HELD)
 
 
 class DocumentRow(NamedTuple):
@@ -98,6 +101,7 @@ class DocumentRow(NamedTuple):
     issued_on: int
     valid_until: int | None
     void_from: int | None
+    extra: tuple[Any, ...] = ()  # the columns no rule reads (see HELD)
 
 
 class CertificateRow(NamedTuple):
@@ -107,12 +111,14 @@ class CertificateRow(NamedTuple):
     expires_on: int
     revoked_on: int | None
     face_only: bool
+    extra: tuple[Any, ...] = ()  # the columns no rule reads (see HELD)
 
 
 class RegistrationRow(NamedTuple):
     person_id: int
     registered_on: int
     deregistration_requested_on: int | None
+    extra: tuple[Any, ...] = ()  # the columns no rule reads (see HELD)
 
 
 # Neither container may have the dataclass repr, which prints every row: Python 3.11's
@@ -139,7 +145,12 @@ class Tables:
         return f"Tables({counts})"
 
 
-# Each table's row type: its fields are the table's columns in core_ext.schema, in order.
+# Each table's row type.  A row holds a prefix of its table's columns in core_ext.schema,
+# the ones some rule, index or answer reads (HELD), then `extra`: the values of the
+# columns after them (UNHELD), validated and stored but never read by a decision.  So a
+# new stored-only column is declared in the schema and a migration, and nowhere else;
+# `extra` is () when every one of them is empty, so rows compare equal however they
+# were read.
 ROW_TYPES: dict[str, Any] = {
     "insurers": InsurerRow,
     "persons": PersonRow,
@@ -148,6 +159,23 @@ ROW_TYPES: dict[str, Any] = {
     "certificates": CertificateRow,
     "registrations": RegistrationRow,
 }
+EXTRA = "extra"
+HELD: dict[str, tuple[str, ...]] = {table: row._fields[:-1] for table, row in ROW_TYPES.items()}
+UNHELD: dict[str, tuple[schema.Column, ...]] = {
+    table: schema.BY_TABLE[table].columns[len(held) :] for table, held in HELD.items()
+}
+# The forms a column no rule reads may have: those whose data-set check needs nothing
+# beyond the form itself (a code needs its normaliser, a branch or secret its own rule).
+UNHELD_FORMS = frozenset(
+    {
+        schema.Form.ID,
+        schema.Form.TEXT,
+        schema.Form.SMALL,
+        schema.Form.DAY,
+        schema.Form.CHOICE,
+        schema.Form.FLAG,
+    }
+)
 
 
 def _check_rows_against_schema() -> None:
@@ -156,11 +184,42 @@ def _check_rows_against_schema() -> None:
     if tables != list(ROW_TYPES) or any(t not in schema.BY_TABLE for t in tables):
         raise RuntimeError(f"Tables {tables} and ROW_TYPES {list(ROW_TYPES)} must be schema tables, in order")
     for table, row in ROW_TYPES.items():
-        if row._fields != schema.BY_TABLE[table].names:
-            raise RuntimeError(f"{row.__name__} fields differ from core_ext.schema's {table} columns")
+        entity = schema.BY_TABLE[table]
+        held = HELD[table]
+        if row._fields[-1] != EXTRA or held != entity.names[: len(held)] or entity.key not in held:
+            raise RuntimeError(
+                f"{row.__name__} must hold a prefix of core_ext.schema's {table} columns"
+                f" (the key among them), then {EXTRA!r}"
+            )
+        for column in UNHELD[table]:
+            if not column.nullable or column.form not in UNHELD_FORMS:
+                raise RuntimeError(
+                    f"{table}.{column.name}: a column no row holds must be optional, stored as NULL"
+                    f" when empty, and one of {sorted(f.value for f in UNHELD_FORMS)}"
+                )
 
 
 _check_rows_against_schema()
+
+
+def row_maker(table: str) -> Callable[[Sequence[Any]], Any]:
+    """Make a row from its table's values in schema order (as the database returns them)."""
+    row = ROW_TYPES[table]
+    held = len(HELD[table])
+    if not UNHELD[table]:
+        return lambda values: row(*values)
+
+    def make(values: Sequence[Any]) -> Any:
+        extra = tuple(values[held:])
+        return row(*values[:held], extra if any(v is not None for v in extra) else ())
+
+    return make
+
+
+def row_values(table: str, row: Any) -> tuple[Any, ...]:
+    """A row's values in its table's schema order (the inverse of `row_maker`)."""
+    unheld = len(UNHELD[table])
+    return (*row[:-1], *(row.extra or (None,) * unheld))
 
 
 class RowColumn:

@@ -18,7 +18,7 @@ from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 
-from ._build import CertificateRow, DocumentRow, PersonRow, QualificationRow, RegistrationRow
+from ._build import HELD, CertificateRow, DocumentRow, PersonRow, QualificationRow, RegistrationRow
 from ._codes import DOCUMENT_KINDS, ELIGIBILITY_CERTIFICATE as _CERTIFICATE, INCOME_CLASSES
 from ._codes import LEGACY_CARD as _LEGACY_CARD, LIMIT_CATEGORIES
 from ._text import parse_day as _parse_day
@@ -36,6 +36,14 @@ cdef dict FACE_ONLY = {"0": 0, "1": 1}
 cdef dict KINDS = dict(DOCUMENT_KINDS)
 cdef dict INCOMES = dict(INCOME_CLASSES)
 cdef frozenset LIMITS = frozenset(LIMIT_CATEGORIES)
+# How many leading cells each row type holds; a filled cell after them (a column no rule
+# reads, core_ext._build.UNHELD) sends the row to the Python checks, which validate it.
+cdef Py_ssize_t PERSON_HELD = len(HELD["persons"])
+cdef Py_ssize_t QUAL_HELD = len(HELD["qualifications"])
+cdef Py_ssize_t DOC_HELD = len(HELD["documents"])
+cdef Py_ssize_t CERT_HELD = len(HELD["certificates"])
+cdef Py_ssize_t REG_HELD = len(HELD["registrations"])
+cdef tuple NO_EXTRA = ()
 
 
 cdef inline long long ident(object value):
@@ -101,6 +109,16 @@ cdef inline tuple cells_of(object row, tuple columns):
     return tuple([row.get(c) for c in columns])
 
 
+cdef inline bint unheld_filled(tuple r, Py_ssize_t held):
+    """Whether a cell after the first `held` is filled (an empty loop for most tables)."""
+    cdef Py_ssize_t i
+    for i in range(held, len(r)):
+        v = r[i]
+        if v is not None and v != "":
+            return True
+    return False
+
+
 cdef inline object memo(dict cache, object normalise, object raw):
     """normalise(raw) remembered: (canonical, problem)."""
     outcome = cache.get(raw)
@@ -122,13 +140,16 @@ def persons(source, slow, tuple columns, dict person_line, list out):
         kana = r[2]
         sex = SEX.get(r[3])
         birth = day(r[4])
-        if pid == 0 or pid in person_line or not name or type(name) is not str or sex is None or birth < 0:
+        if (
+            pid == 0 or pid in person_line or unheld_filled(r, PERSON_HELD)
+            or not name or type(name) is not str or sex is None or birth < 0
+        ):
             slow(line, row)
             continue
         # Names repeat across millions of persons: keep one copy of each.
         kana = intern(kana) if kana else None
         person_line[pid] = line
-        out.append(tuple.__new__(PersonRow, (pid, intern(name), kana, sex, day_object(birth))))
+        out.append(tuple.__new__(PersonRow, (pid, intern(name), kana, sex, day_object(birth), NO_EXTRA)))
 
 
 def qualifications(
@@ -163,7 +184,8 @@ def qualifications(
             ok = False
         # A canonical insurer number is its own normal form (validated with insurers.csv).
         if (
-            not ok or qid == 0 or pid == 0 or qid in qual_line or pid not in person_line
+            not ok or unheld_filled(r, QUAL_HELD)
+            or qid == 0 or pid == 0 or qid in qual_line or pid not in person_line
             or insurer not in insurer_line or relationship is None or acquired < 0 or income is None
             or type(symbol) is not str and symbol is not None or type(number) is not str
         ):
@@ -190,7 +212,8 @@ def qualifications(
             branch = (s[0] - 48) * 10 + (s[1] - 48)
         qual_line[qid] = line
         out.append(tuple.__new__(QualificationRow, (
-            qid, pid, insurer, symbol, number, branch, relationship, day_object(acquired), lost, income, limit
+            qid, pid, insurer, symbol, number, branch, relationship, day_object(acquired), lost, income,
+            limit, NO_EXTRA,
         )))
 
 
@@ -210,7 +233,7 @@ def documents(source, slow, tuple columns, dict doc_line, dict qual_line, list o
         until = optional_day(raw_until, &ok)
         void = optional_day(r[5], &ok)
         if (
-            not ok or did == 0 or qid == 0 or kind is None or issued < 0
+            not ok or did == 0 or qid == 0 or kind is None or issued < 0 or unheld_filled(r, DOC_HELD)
             or did in doc_line or qid not in qual_line
             or kind == LEGACY_CARD and issued >= NO_LEGACY_FROM
             or kind == CERTIFICATE and not raw_until
@@ -218,7 +241,7 @@ def documents(source, slow, tuple columns, dict doc_line, dict qual_line, list o
             slow(line, row)
             continue
         doc_line[did] = line
-        out.append(tuple.__new__(DocumentRow, (did, qid, kind, day_object(issued), until, void)))
+        out.append(tuple.__new__(DocumentRow, (did, qid, kind, day_object(issued), until, void, NO_EXTRA)))
 
 
 cdef inline bint hex_serial(object value, Py_ssize_t* length):
@@ -251,7 +274,10 @@ def certificates(source, slow, tuple columns, dict serial_line, dict person_line
         revoked = optional_day(r[4], &ok)
         face = r[5]
         face = 0 if not face else FACE_ONLY.get(face)
-        if not ok or not hex_serial(serial, &n) or pid == 0 or issued < 0 or expires < 0 or face is None:
+        if (
+            not ok or unheld_filled(r, CERT_HELD) or not hex_serial(serial, &n)
+            or pid == 0 or issued < 0 or expires < 0 or face is None
+        ):
             slow(line, row)
             continue
         serial = serial.upper()
@@ -260,7 +286,8 @@ def certificates(source, slow, tuple columns, dict serial_line, dict person_line
             continue
         serial_line[serial] = line
         out.append(tuple.__new__(
-            CertificateRow, (serial, pid, day_object(issued), day_object(expires), revoked, bool(face))
+            CertificateRow,
+            (serial, pid, day_object(issued), day_object(expires), revoked, bool(face), NO_EXTRA),
         ))
 
 
@@ -275,11 +302,14 @@ def registrations(source, slow, tuple columns, dict registered_line, dict person
         pid = ident(r[0])
         registered = day(r[1])
         requested = optional_day(r[2], &ok)
-        if not ok or pid == 0 or registered < 0 or pid in registered_line or pid not in person_line:
+        if (
+            not ok or unheld_filled(r, REG_HELD) or pid == 0 or registered < 0
+            or pid in registered_line or pid not in person_line
+        ):
             slow(line, row)
             continue
         registered_line[pid] = line
-        out.append(tuple.__new__(RegistrationRow, (pid, day_object(registered), requested)))
+        out.append(tuple.__new__(RegistrationRow, (pid, day_object(registered), requested, NO_EXTRA)))
 
 
 def csv_cells(reader, tuple where, Py_ssize_t width):

@@ -37,6 +37,7 @@ from libc.string cimport memcmp, memcpy, memset
 from ._build import (
     BIG_ID as _BIG_ID,
     EVENT_BASE as _EVENT_BASE,
+    HELD as _HELD,
     LATE_ELDERLY_LAW_CODE,
     MAX_LOAD as _MAX_LOAD,
     SnapshotData,
@@ -50,9 +51,9 @@ from . import schema as _schema
 from ._arena cimport LONG_TEXT, pack_serial, text_at
 from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 
-# Each stream's columns (core_ext.schema; service.db.snapshot.COPY_SELECT reads them so).
+# Each stream's columns: those its rows hold (service.db.snapshot.COPY_SELECT reads them so).
 STAGES = _schema.SNAPSHOT_STREAMS
-COLUMNS = {table: _schema.BY_TABLE[table].names for table in STAGES}
+COLUMNS = {table: _HELD[table] for table in STAGES}
 
 cdef bytes SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 cdef int PG_EPOCH = 730120  # date(2000, 1, 1).toordinal(): PostgreSQL dates count from it

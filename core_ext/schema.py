@@ -6,12 +6,15 @@ Every other list of an entity's columns derives from `ENTITIES` or is checked ag
 - the SQL that stores rows, reads them back for the snapshot and as text for an upsert
   (`service.db.rows`), and the binary COPY selects (`service.db.snapshot`);
 - the columns of the COPY streams the compiled builder parses (`core_ext._stream`);
-- the `Tables` row types (`core_ext._build`: their fields must be the columns, in order,
-  checked when that module is imported);
+- the `Tables` row types (`core_ext._build`: each holds a prefix of its table's columns
+  and carries the rest in `extra`, checked when that module is imported; the data-set
+  checks validate those by their form alone);
 - the migrations (`tests/db/test_schema.py` compares the database's columns, types and
   nullability with these).
 
-A column's position is its position here; new columns go at the end of their table.
+A column's position is its position here; new columns go at the end of their table.  A
+new optional column no rule reads needs this declaration and a migration, nothing else
+(tests/db/test_unheld_column.py).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from core_ext import (
     LEGACY_CARD,
     LIMIT_CATEGORIES,
     NO_END,
+    UNHELD,
     CertificateRow,
     DocumentRow,
     InsurerRow,
@@ -45,8 +46,12 @@ from core_ext import checkrows as _checkrows  # None where not built: every row 
 
 FILES = tuple(e.file for e in schema.ENTITIES)
 COLUMNS = {e.file: e.names for e in schema.ENTITIES}
-# Columns that may be empty; every other column is required.
+# Columns that may be empty (or left out of a file's header); every other column is required.
 OPTIONAL = frozenset(c.name for e in schema.ENTITIES for c in e.columns if c.optional)
+# Per file, the columns no row type holds: checked by their form alone (`_Checker.extra`).
+UNHELD_COLUMNS = {e.file: UNHELD.get(e.table, ()) for e in schema.ENTITIES}
+SMALL_MAX = 32767
+FLAGS = {"0": False, "1": True}
 MAX_ID = 2**63 - 1
 NO_LEGACY_FROM = parse_day("2024-12-02") or 0
 MAX_PROBLEMS_SHOWN = 100
@@ -101,6 +106,7 @@ class _Checker:
         self.line = 0
         self.row: Row = {}
         self.ok = True
+        self.unheld = UNHELD_COLUMNS[file]
 
     def start(self, line: int, row: Row | Cells) -> None:
         if isinstance(row, tuple):
@@ -185,6 +191,33 @@ class _Checker:
             )
         return canonical
 
+    def extra(self) -> tuple[Any, ...]:
+        """The row's values of the columns no row type holds, by form; () when all are empty."""
+        if not self.unheld:
+            return ()
+        values = tuple(self._by_form(column) for column in self.unheld)
+        return values if any(v is not None for v in values) else ()
+
+    def _by_form(self, column: schema.Column) -> Any:
+        name, form = column.name, column.form
+        if form is schema.Form.DAY:
+            return self.day(name)
+        value = self.cell(name)
+        if value is None or form is schema.Form.TEXT:
+            return value
+        if form is schema.Form.ID:
+            return self.ident(name) or None
+        if form is schema.Form.SMALL:
+            if not (value.isascii() and value.isdigit() and int(value) <= SMALL_MAX):
+                self.fail(name, f"not an integer from 0 to {SMALL_MAX}")
+                return None
+            return int(value)
+        choices: Mapping[str, Any] = FLAGS if form is schema.Form.FLAG else column.choices or {}
+        if value not in choices:
+            self.fail(name, "must be one of " + ", ".join(choices))
+            return None
+        return choices[value]
+
 
 def _unique(check: _Checker, seen: dict[Any, int], value: Any, column: str) -> None:
     if value in seen:
@@ -230,10 +263,11 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         number = c.normalised("insurer_number", normalise_insurer_number)
         name = c.cell("name")
         cutoff = c.day("legacy_card_valid_until")
+        extra = c.extra()
         if number is not None:
             _unique(c, insurer_line, number, "insurer_number")
         if c.ok and number is not None and name is not None:
-            tables.insurers.append(InsurerRow(number, name, cutoff))
+            tables.insurers.append(InsurerRow(number, name, cutoff, extra))
 
     c, source = checker("persons.csv")
     person_line: dict[int, int] = {}
@@ -245,10 +279,11 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         kana = c.cell("name_kana")
         sex = c.choice("sex", {"1": 1, "2": 2, "3": 3})
         birth = c.day("birthdate")
+        extra = c.extra()
         if pid:
             _unique(c, person_line, pid, "person_id")
         if c.ok and name is not None and birth is not None:
-            tables.persons.append(PersonRow(pid, name, kana, sex, birth))
+            tables.persons.append(PersonRow(pid, name, kana, sex, birth, extra))
 
     if fast is not None:
         fast.persons(source, check_person, COLUMNS["persons.csv"], person_line, tables.persons)
@@ -273,6 +308,7 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         lost = c.day("lost_on")
         income = c.choice("income_class", INCOME_CLASSES)
         limit = c.cell("limit_category")
+        extra = c.extra()
         if limit is not None and limit not in limits:
             c.fail("limit_category", "must be A01-A06 or B01-B10")
         if qid:
@@ -285,7 +321,18 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
             assert acquired is not None
             tables.qualifications.append(
                 QualificationRow(
-                    qid, pid, insurer, symbol, number, branch, relationship, acquired, lost, income, limit
+                    qid,
+                    pid,
+                    insurer,
+                    symbol,
+                    number,
+                    branch,
+                    relationship,
+                    acquired,
+                    lost,
+                    income,
+                    limit,
+                    extra,
                 )
             )
 
@@ -319,6 +366,7 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         issued = c.day("issued_on")
         until = c.day("valid_until")
         void = c.day("void_from")
+        extra = c.extra()
         if did:
             _unique(c, doc_line, did, "document_id")
         if qid and qid not in qual_line:
@@ -328,7 +376,7 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         if kind == ELIGIBILITY_CERTIFICATE and not c.row.get("valid_until"):
             c.fail("valid_until", "required for an eligibility_certificate")
         if c.ok and issued is not None:
-            tables.documents.append(DocumentRow(did, qid, kind, issued, until, void))
+            tables.documents.append(DocumentRow(did, qid, kind, issued, until, void, extra))
 
     if fast is not None:
         fast.documents(
@@ -349,12 +397,15 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         expires = c.day("expires_on")
         revoked = c.day("revoked_on")
         face_only = c.choice("face_only", {"0": 0, "1": 1})
+        extra = c.extra()
         if serial is not None:
             _unique(c, serial_line, serial, "certificate_serial")
         if pid and pid not in person_line:
             c.fail("person_id", "no such person in persons.csv")
         if c.ok and serial is not None and issued is not None and expires is not None:
-            tables.certificates.append(CertificateRow(serial, pid, issued, expires, revoked, bool(face_only)))
+            tables.certificates.append(
+                CertificateRow(serial, pid, issued, expires, revoked, bool(face_only), extra)
+            )
 
     if fast is not None:
         fast.certificates(
@@ -377,12 +428,13 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         pid = c.ident("person_id")
         registered = c.day("registered_on")
         requested = c.day("deregistration_requested_on")
+        extra = c.extra()
         if pid:
             _unique(c, registered_line, pid, "person_id")
             if pid not in person_line:
                 c.fail("person_id", "no such person in persons.csv")
         if c.ok and registered is not None:
-            tables.registrations.append(RegistrationRow(pid, registered, requested))
+            tables.registrations.append(RegistrationRow(pid, registered, requested, extra))
 
     if fast is not None:
         fast.registrations(
@@ -495,7 +547,7 @@ def load_dir(folder: str | Path) -> DataSet:
             problems.append(f"{name}:1: -: not UTF-8")
             continue
         header = [h.strip() for h in header]
-        missing = [col for col in COLUMNS[name] if col not in header]
+        missing = [col for col in COLUMNS[name] if col not in header and col not in OPTIONAL]
         for col in missing:
             problems.append(f"{name}:1: {col}: column missing from the header")
         sources[name] = _guarded(read_csv_cells(path, COLUMNS[name]), name, problems)

@@ -15,6 +15,7 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent  # the checkout
 SHARED = TESTS.parents[1] / "shared"
 EXAMPLES = SHARED / "examples"
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import asyncpg
 
-from core_ext import BIG_ID, ROW_TYPES, SnapshotData, Tables, id_at, text_at
-from service.db.rows import CANONICAL_SELECT
+from core_ext import BIG_ID, SnapshotData, Tables, id_at, text_at
+from service.db.rows import CANONICAL_SELECT, ROW_MAKERS
 from service.db.snapshot import read_insurers
 
 Key = tuple[str, str, str]  # insurer number, symbol, number (canonical)
@@ -144,7 +144,7 @@ async def read_persons(conn: asyncpg.Connection, person_ids: list[int]) -> Table
     """Every row of the given persons, with every insurer (in the order of the base's indexes)."""
     rows: dict[str, Any] = {"insurers": await read_insurers(conn)}
     for table, where in PERSON_ROWS.items():
-        make = ROW_TYPES[table]._make
+        make = ROW_MAKERS[table]
         rows[table] = [make(r) for r in await conn.fetch(f"{CANONICAL_SELECT[table]} {where}", person_ids)]
     return Tables(**rows)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from core_ext import ROW_TYPES, schema
+from core_ext import ROW_TYPES, row_maker, row_values, schema
 from core_ext.schema import Column, Form
 
 # The entities a snapshot holds (institutions are not in it), with their row types.
@@ -71,16 +71,18 @@ def _to_stored(column: Column) -> Callable[[Any], Any]:
     if column.form is Form.BRANCH:
         return _branch
     if column.form is Form.FLAG:
-        return bool
+        return lambda value: None if value is None else bool(value)
     if column.form is Form.CHOICE:
         names: Mapping[int, str] = {code: name for name, code in (column.choices or {}).items()}
-        return names.__getitem__
+        return lambda value: None if value is None else names[value]
     return lambda value: value
 
 
 _STORED = {e.table: tuple(_to_stored(c) for c in e.columns) for e in ENTITIES}
+# Make a `Tables` row from a CANONICAL_SELECT record.
+ROW_MAKERS = {e.table: row_maker(e.table) for e in ENTITIES}
 
 
 def to_record(table: str, row: Any) -> tuple[Any, ...]:
     """A validated `Tables` row as the tuple of its table's columns."""
-    return tuple(store(value) for store, value in zip(_STORED[table], row, strict=True))
+    return tuple(store(value) for store, value in zip(_STORED[table], row_values(table, row), strict=True))

@@ -20,9 +20,9 @@ from typing import Any
 import asyncpg
 
 import core_ext
-from core_ext import ROW_TYPES, InsurerRow, SnapshotData, StreamBuilder, Tables
+from core_ext import HELD, InsurerRow, SnapshotData, StreamBuilder, Tables
 from core_ext.schema import SNAPSHOT_STREAMS, Column, Form
-from service.db.rows import BY_TABLE, CANONICAL_SELECT, choice_code
+from service.db.rows import BY_TABLE, CANONICAL_SELECT, ROW_MAKERS, choice_code
 
 
 def _copied(column: Column) -> str:
@@ -34,10 +34,10 @@ def _copied(column: Column) -> str:
     return column.name
 
 
-# The binary COPY of each table the stream builder parses, in feeding order; persons must
-# arrive in ascending person_id (core_ext._stream's ordering guarantee).
+# The binary COPY of each table the stream builder parses (the columns rows hold), in
+# feeding order; persons must arrive in ascending person_id (the snapshot's database order).
 COPY_SELECT = {
-    table: f"SELECT {', '.join(_copied(c) for c in BY_TABLE[table].columns)} FROM {table}"
+    table: f"SELECT {', '.join(_copied(c) for c in BY_TABLE[table].columns[: len(HELD[table])])} FROM {table}"
     + (" ORDER BY person_id" if table == "persons" else "")
     for table in SNAPSHOT_STREAMS
 }
@@ -64,7 +64,8 @@ async def read_institutions(conn: asyncpg.Connection) -> tuple[dict[str, str], d
 
 async def read_insurers(conn: asyncpg.Connection) -> list[InsurerRow]:
     """Every insurer, in the order that fixes insurer indexes (overlays must use the same)."""
-    return [InsurerRow(*r) for r in await conn.fetch(INSURERS_SELECT)]
+    make = ROW_MAKERS["insurers"]
+    return [make(r) for r in await conn.fetch(INSURERS_SELECT)]
 
 
 QUEUED_CHUNKS = 256  # asyncpg hands over chunks of a few kB to 64 kB
@@ -126,7 +127,7 @@ async def read_tables(conn: asyncpg.Connection, insurers: list[InsurerRow] | Non
     rows: dict[str, Any] = {"insurers": insurers if insurers is not None else await read_insurers(conn)}
     for table in SNAPSHOT_STREAMS:
         order = f" ORDER BY {ROW_ORDER[table]}" if table in ROW_ORDER else ""
-        make = ROW_TYPES[table]._make
+        make = ROW_MAKERS[table]
         rows[table] = [make(r) for r in await conn.fetch(CANONICAL_SELECT[table] + order)]
     return Tables(**rows)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, ROOT
 from tests.processes import (
     assert_examples_pass,
     confirm,
@@ -34,7 +34,6 @@ from tests.processes import (
     wait_until,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("ONSHI_TEST_IMAGE", "localhost/onshi:latest")
 USER_ID = 10001  # the Dockerfile's USER
 ENGINE = shutil.which("podman") or shutil.which("docker")

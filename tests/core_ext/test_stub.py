@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
+
 EXTENSIONS = [f"core_ext.{path.stem}" for path in sorted((ROOT / "core_ext").glob("*.pyx"))]
 
 

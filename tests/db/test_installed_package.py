@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, ROOT
 from tests.db.conftest import query
 from tests.processes import assert_examples_pass, free_port, wait_ready
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:

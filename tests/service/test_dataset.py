@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -144,6 +145,18 @@ def test_header_problems_and_missing_files(tmp_path: Path) -> None:
         load_dir(folder)
     assert "registrations.csv:0: -: file missing" in info.value.problems
     assert "persons.csv:1: birthdate: column missing from the header" in info.value.problems
+
+
+def test_an_optional_column_may_be_left_out_of_the_header(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    shutil.copytree(EXAMPLES / "data", folder)
+    rows = list(csv.reader((folder / "persons.csv").read_text(encoding="utf-8-sig").splitlines()))
+    kana = rows[0].index("name_kana")
+    with (folder / "persons.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([r[:kana] + r[kana + 1 :] for r in rows])
+    persons = load_dir(folder).tables.persons
+    assert len(persons) == len(rows) - 1 and all(p.name_kana is None for p in persons)
+    assert any(p.name_kana for p in load_dir(EXAMPLES / "data").tables.persons)
 
 
 def test_bom_and_column_order(tmp_path: Path) -> None:

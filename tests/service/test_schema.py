@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core_ext import ROW_TYPES
+from core_ext import HELD, ROW_TYPES, UNHELD
 from core_ext.schema import BY_TABLE, ENTITIES
 from service.dataset import COLUMNS, OPTIONAL, DataSetError, validate
 
@@ -36,5 +36,6 @@ def test_the_python_checks_read_every_declared_column_and_no_other(entity: Any) 
 def test_csv_columns_optional_cells_and_row_types_derive_from_the_schema() -> None:
     assert {e.file: e.names for e in ENTITIES} == COLUMNS
     assert {c.name for e in ENTITIES for c in e.columns if c.optional} == OPTIONAL
-    for table, row in ROW_TYPES.items():
-        assert row._fields == BY_TABLE[table].names
+    for table, row in ROW_TYPES.items():  # a prefix of the columns, then the rest as `extra`
+        assert row._fields == (*HELD[table], "extra")
+        assert (*HELD[table], *(c.name for c in UNHELD[table])) == BY_TABLE[table].names
