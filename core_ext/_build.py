@@ -219,6 +219,8 @@ def row_maker(table: str) -> Callable[[Sequence[Any]], Any]:
 def row_values(table: str, row: Any) -> tuple[Any, ...]:
     """A row's values in its table's schema order (the inverse of `row_maker`)."""
     unheld = len(UNHELD[table])
+    if not unheld:
+        return tuple(row[:-1])
     return (*row[:-1], *(row.extra or (None,) * unheld))
 
 
