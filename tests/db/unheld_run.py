@@ -17,10 +17,10 @@ from typing import Any
 
 from tests.schema_extension import declare
 
-COLUMNS = [("qualifications", "operator_note", "TEXT"), ("documents", "checked_on", "DAY")]
+COLUMNS = [("qualifications", "example_remark", "TEXT"), ("documents", "example_checked_on", "DAY")]
 MIGRATION = """
-ALTER TABLE qualifications ADD COLUMN operator_note text;
-ALTER TABLE documents ADD COLUMN checked_on date;
+ALTER TABLE qualifications ADD COLUMN example_remark text;
+ALTER TABLE documents ADD COLUMN example_checked_on date;
 """
 NOTE = "保険者へ確認済"
 CHECKED_ON = "2025-05-01"
@@ -50,8 +50,8 @@ async def main(url: str, folder: Path) -> dict[str, Any]:
     found: dict[str, Any] = {"unheld": {t: [c.name for c in cs] for t, cs in core_ext.UNHELD.items() if cs}}
     data_dir = folder / "data"
     shutil.copytree(EXAMPLES / "data", data_dir)
-    _add_column(data_dir / "qualifications.csv", "operator_note", {1: NOTE})
-    _add_column(data_dir / "documents.csv", "checked_on", {1: CHECKED_ON})
+    _add_column(data_dir / "qualifications.csv", "example_remark", {1: NOTE})
+    _add_column(data_dir / "documents.csv", "example_checked_on", {1: CHECKED_ON})
 
     data = load_dir(data_dir)
     tables = data.tables
@@ -78,12 +78,13 @@ async def main(url: str, folder: Path) -> dict[str, Any]:
         await conn.execute(MIGRATION)
         await import_dataset(conn, data)
         found["stored_note"] = await conn.fetchval(
-            "SELECT operator_note FROM qualifications WHERE qualification_id = $1",
+            "SELECT example_remark FROM qualifications WHERE qualification_id = $1",
             tables.qualifications[0].qualification_id,
         )
         found["stored_checked_on"] = str(
             await conn.fetchval(
-                "SELECT checked_on FROM documents WHERE document_id = $1", tables.documents[0].document_id
+                "SELECT example_checked_on FROM documents WHERE document_id = $1",
+                tables.documents[0].document_id,
             )
         )
         read = await read_tables(conn)  # ids are unique, so sorting compares ids only
@@ -93,16 +94,16 @@ async def main(url: str, folder: Path) -> dict[str, Any]:
         first = next(
             csv.DictReader((data_dir / "qualifications.csv").read_text(encoding="utf-8").splitlines())
         )
-        first["operator_note"] = "再確認"
+        first["example_remark"] = "再確認"
         await apply_upsert(conn, {"qualifications": [first]})
         found["upserted_note"] = await conn.fetchval(
-            "SELECT operator_note FROM qualifications WHERE qualification_id = $1",
+            "SELECT example_remark FROM qualifications WHERE qualification_id = $1",
             int(first["qualification_id"]),
         )
-        first["operator_note"] = ""
+        first["example_remark"] = ""
         await apply_upsert(conn, {"qualifications": [first]})
         found["cleared_note"] = await conn.fetchval(
-            "SELECT operator_note FROM qualifications WHERE qualification_id = $1",
+            "SELECT example_remark FROM qualifications WHERE qualification_id = $1",
             int(first["qualification_id"]),
         )
 
