@@ -46,7 +46,8 @@ def _canonical(column: Column) -> str:
 def _text(column: Column) -> str:
     """The SQL expression that reads a column as a data set's cell."""
     if column.form is Form.FLAG:
-        return f"CASE WHEN {column.name} THEN '1' ELSE '0' END AS {column.name}"
+        # NULL (an empty stored-only flag) stays NULL, an empty cell.
+        return f"CASE WHEN {column.name} THEN '1' WHEN NOT {column.name} THEN '0' END AS {column.name}"
     return f"{column.stored_as}::text AS {column.stored_as}"
 
 

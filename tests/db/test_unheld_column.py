@@ -41,6 +41,8 @@ def test_the_columns_derive_from_the_schema(found: dict) -> None:
     # the last (a later schema may declare more before them)
     assert found["unheld"]["qualifications"][-1] == "example_remark"
     assert found["unheld"]["documents"][-1] == "example_checked_on"
+    assert found["unheld"]["certificates"][-1] == "example_flag"
+    assert found["unheld"]["persons"][-1] == "example_count"
 
 
 def test_a_data_set_carries_them_and_both_checks_agree(found: dict) -> None:
@@ -48,6 +50,8 @@ def test_a_data_set_carries_them_and_both_checks_agree(found: dict) -> None:
     assert found["qualification_extra"][1] == []  # () when all are empty: rows compare equal
     assert found["document_extra"][0][-1] == found["checked_on_day"]
     assert found["document_extra"][1] == []
+    assert found["certificate_extra"][0][-1] is False and found["certificate_extra"][1] == []
+    assert found["person_extra"][0][-1] == 7 and found["person_extra"][1] == []
     assert found["python_checks_agree"] is True
 
 
@@ -60,6 +64,8 @@ def test_they_are_stored_read_back_and_upserted(found: dict) -> None:
     assert found["stored_checked_on"] == CHECKED_ON
     assert found["qualifications_read_back"] is True
     assert found["documents_read_back"] is True
+    assert found["others_read_back"] is True
+    assert found["flags_as_text"] == ["0", None]
     assert found["upserted_note"] == "再確認"
     assert found["cleared_note"] is None
 

@@ -17,10 +17,17 @@ from typing import Any
 
 from tests.schema_extension import declare
 
-COLUMNS = [("qualifications", "example_remark", "TEXT"), ("documents", "example_checked_on", "DAY")]
+COLUMNS = [
+    ("qualifications", "example_remark", "TEXT"),
+    ("documents", "example_checked_on", "DAY"),
+    ("certificates", "example_flag", "FLAG"),
+    ("persons", "example_count", "SMALL"),
+]
 MIGRATION = """
 ALTER TABLE qualifications ADD COLUMN example_remark text;
 ALTER TABLE documents ADD COLUMN example_checked_on date;
+ALTER TABLE certificates ADD COLUMN example_flag boolean;
+ALTER TABLE persons ADD COLUMN example_count smallint;
 """
 NOTE = "保険者へ確認済"
 CHECKED_ON = "2025-05-01"
@@ -43,6 +50,7 @@ async def main(url: str, folder: Path) -> dict[str, Any]:
     import core_ext
     from service.dataset import DataSetError, load_dir, validate
     from service.db.importer import import_dataset
+    from service.db.rows import TEXT_SELECT
     from service.db.snapshot import read_tables, rebuild_snapshot
     from service.db.upserts import apply_upsert
     from tests.conftest import EXAMPLES
@@ -52,16 +60,18 @@ async def main(url: str, folder: Path) -> dict[str, Any]:
     shutil.copytree(EXAMPLES / "data", data_dir)
     _add_column(data_dir / "qualifications.csv", "example_remark", {1: NOTE})
     _add_column(data_dir / "documents.csv", "example_checked_on", {1: CHECKED_ON})
+    _add_column(data_dir / "certificates.csv", "example_flag", {1: "0"})  # false, not empty
+    _add_column(data_dir / "persons.csv", "example_count", {1: "7"})
 
     data = load_dir(data_dir)
     tables = data.tables
     found["qualification_extra"] = [list(q.extra) for q in tables.qualifications[:2]]
     found["document_extra"] = [list(d.extra) for d in tables.documents[:2]]
     found["checked_on_day"] = core_ext.parse_day(CHECKED_ON)
+    found["certificate_extra"] = [list(c.extra) for c in tables.certificates[:2]]
+    found["person_extra"] = [list(p.extra) for p in tables.persons[:2]]
     python = validate(_sources(data_dir), compiled=False).tables
-    found["python_checks_agree"] = python.qualifications == tables.qualifications and (
-        python.documents == tables.documents
-    )
+    found["python_checks_agree"] = vars(python) == vars(tables)
 
     bad = folder / "bad"
     shutil.copytree(data_dir, bad)
@@ -90,6 +100,12 @@ async def main(url: str, folder: Path) -> dict[str, Any]:
         read = await read_tables(conn)  # ids are unique, so sorting compares ids only
         found["qualifications_read_back"] = sorted(read.qualifications) == sorted(tables.qualifications)
         found["documents_read_back"] = sorted(read.documents) == sorted(tables.documents)
+        found["others_read_back"] = sorted(read.certificates) == sorted(tables.certificates) and sorted(
+            read.persons
+        ) == sorted(tables.persons)
+        # As an upsert reads stored rows back to check them: false is "0", NULL stays empty.
+        flags = await conn.fetch(f"{TEXT_SELECT['certificates']} ORDER BY certificate_serial")
+        found["flags_as_text"] = sorted({r["example_flag"] for r in flags}, key=str)
 
         first = next(
             csv.DictReader((data_dir / "qualifications.csv").read_text(encoding="utf-8").splitlines())
