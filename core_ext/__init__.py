@@ -43,7 +43,7 @@ from ._codes import (
     LEGACY_CARD,
     LIMIT_CATEGORIES,
 )
-from ._file import SnapshotFileError, open_snapshot, write_snapshot
+from ._file import OpenedSnapshot, SnapshotFileError, open_snapshot, write_snapshot
 from ._logline import COLUMNS as ACCESS_COLUMNS
 from ._logline import access_line, parse_access_line
 from ._text import (
@@ -104,6 +104,7 @@ __all__ = [
     "LEGACY_CARD",
     "LIMIT_CATEGORIES",
     "NO_END",
+    "OpenedSnapshot",
     "ROW_TYPES",
     "UNHELD",
     "CertificateRow",

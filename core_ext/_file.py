@@ -8,8 +8,9 @@ Layout (all integers little-endian):
     16  8  payload length P
     24  4  CRC-32 of manifest and payload
     28  4  reserved (0)
-    32  M  manifest: JSON with the snapshot version, counts, the small tables
-           (insurers, limit categories, institutions by key hash) and, per array,
+    32  M  manifest: JSON with the snapshot version, counts, the change_log seq the
+           snapshot contains (0 for a data set's), the small tables (insurers,
+           limit categories, institutions by key hash) and, per array,
            its type code, offset in the payload and item count; padded with spaces
            so that the payload starts on a 64-byte boundary
     .   P  payload: the arrays, each starting on a 64-byte boundary (a cache line:
@@ -32,7 +33,7 @@ import zlib
 from array import array
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -51,6 +52,14 @@ class SnapshotFileError(Exception):
     """The file is not a usable snapshot (truncated, corrupted, wrong format or version)."""
 
 
+class OpenedSnapshot(NamedTuple):
+    """A mapped snapshot file: `generation_of(*opened)` serves it."""
+
+    data: SnapshotData
+    institutions: dict[str, str]  # key hash -> institution code
+    seq: int  # the last change_log entry it contains (a follower resumes after it)
+
+
 def _arrays(data: SnapshotData) -> dict[str, tuple[str, Any]]:
     """Every array field of the snapshot, with its type code (the arena as bytes 'B')."""
     out: dict[str, tuple[str, Any]] = {"arena": ("B", data.arena)}
@@ -63,8 +72,9 @@ def _arrays(data: SnapshotData) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str | Path) -> int:
-    """Write `data` and the institutions (key hash -> code) to `path` atomically; return its size."""
+def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str | Path, seq: int = 0) -> int:
+    """Write `data`, the institutions (key hash -> code) and the change_log seq the data
+    contains to `path` atomically; return its size."""
     path = Path(path)
     entries: dict[str, list[Any]] = {}
     # Views of the arrays, not copies: the arrays are the snapshot's own memory, and a
@@ -83,6 +93,7 @@ def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str |
             **{name: getattr(data, name) for name in META_FIELDS},
             "persons": data.persons,
             "qualifications": data.qualifications,
+            "seq": seq,
             "institutions": institutions,
             "p_id_big": sorted(data.p_id_big.items()),
             "q_id_big": sorted(data.q_id_big.items()),
@@ -106,8 +117,8 @@ def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str |
     return HEADER.size + len(manifest) + offset
 
 
-def open_snapshot(path: str | Path, verify: bool = True) -> tuple[SnapshotData, dict[str, str]]:
-    """Map a snapshot file; return the snapshot (arrays over the mapping) and its institutions."""
+def open_snapshot(path: str | Path, verify: bool = True) -> OpenedSnapshot:
+    """Map a snapshot file: the snapshot (arrays over the mapping), its institutions and seq."""
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -156,4 +167,7 @@ def open_snapshot(path: str | Path, verify: bool = True) -> tuple[SnapshotData, 
         raise SnapshotFileError(f"{path}: corrupted (counts do not match the arrays)")
     if len(data.p_qual) != data.persons + 1 or len(data.q_doc) != data.qualifications + 1:
         raise SnapshotFileError(f"{path}: corrupted (index arrays do not match the counts)")
-    return data, manifest["institutions"]
+    seq = manifest.get("seq", 0)  # files written before the seq was recorded: follow from 0
+    if type(seq) is not int or seq < 0:
+        raise SnapshotFileError(f"{path}: corrupted (change seq {seq!r})")
+    return OpenedSnapshot(data, manifest["institutions"], seq)

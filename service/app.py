@@ -40,7 +40,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     # One pool for the admin routes, the access log and the follower (service/db/pool.py).
     database = Database(settings.database_url, settings.connect_timeout) if settings.database_url else None
     access = AccessLog(Path(settings.state_dir), database if following else None)
-    follower = Follower(database, state) if following and database is not None else None
+    follower = Follower(database, state, settings.snapshot) if following and database is not None else None
 
     async def reload() -> Generation:
         """Build a new generation beside the current one, then swap it in with one assignment.
@@ -107,11 +107,12 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     def state_info() -> dict[str, float]:
         gen = state.current
         if gen is None:
-            return {"age_seconds": 0.0, "persons": 0, "qualifications": 0}
+            return {"age_seconds": 0.0, "persons": 0, "qualifications": 0, "overlay_persons": 0}
         return {
             "age_seconds": time.time() - gen.loaded_at,
             "persons": gen.persons,
             "qualifications": gen.qualifications,
+            "overlay_persons": state.overlay_persons,
         }
 
     def code_counts() -> list[int]:

@@ -30,8 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     source = serve.add_mutually_exclusive_group()
     source.add_argument("--data", metavar="DIR", help="serve the CSV data set in DIR (read-only)")
     source.add_argument("--demo", action="store_true", help="serve a generated demo population")
-    source.add_argument("--database-url", metavar="URL", help="serve from PostgreSQL")
     source.add_argument("--snapshot", metavar="FILE", help="serve a snapshot file")
+    serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="serve from PostgreSQL; with --snapshot, follow its changes from the file's",
+    )
     serve.add_argument("--host", help="listen address (default 127.0.0.1, env ONSHI_HOST)")
     serve.add_argument("--port", type=int, help="listen port (default 8000, env ONSHI_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
@@ -129,10 +133,16 @@ def settle_heap() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Validate the data, then run uvicorn; invalid data exits non-zero with nothing served."""
-    from core_ext import SnapshotFileError
+    from core_ext import SnapshotFileError, open_snapshot
     from service.app import create_app
     from service.loading import check_source, source_generation
 
+    if args.database_url and (args.data or args.demo):
+        print(
+            "onshi: --database-url serves alone or with --snapshot FILE, not with --data or --demo",
+            file=sys.stderr,
+        )
+        return 2
     try:
         settings = _settings(args)
     except ValidationError as exc:
@@ -144,7 +154,13 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if settings.source == "database":  # each worker loads and follows the database itself
+    if settings.source == "database":  # each worker loads (or maps) and follows the database itself
+        if settings.snapshot:
+            try:
+                open_snapshot(settings.snapshot)
+            except SnapshotFileError as exc:
+                print(f"onshi: {exc}; nothing served", file=sys.stderr)
+                return 1
         return _run(settings, APP_FACTORY)
     try:
         if settings.workers <= 1:
@@ -308,10 +324,10 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
         if args.data:
             dataset = load_dir(args.data)
             loaded = time.perf_counter()
-            snapshot, institutions = core_ext.snapshot(dataset.tables), dataset.institutions
+            snapshot, institutions, seq = core_ext.snapshot(dataset.tables), dataset.institutions, 0
             phases = f"read+validate {loaded - started:.1f} s, build {time.perf_counter() - loaded:.1f} s"
         else:
-            snapshot, institutions = run_on_connection(args.database_url, _load_from_database)
+            snapshot, institutions, seq = run_on_connection(args.database_url, _load_from_database)
             phases = f"read+build from PostgreSQL {time.perf_counter() - started:.1f} s"
     except DataSetError as exc:
         print(exc.report(), file=sys.stderr)
@@ -321,22 +337,22 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
         print(f"onshi snapshot build: {exc}", file=sys.stderr)
         return 1
     built = time.perf_counter()
-    size = write_snapshot(snapshot, institutions, args.out)
+    size = write_snapshot(snapshot, institutions, args.out, seq)
     print(
         f"wrote {args.out}: {snapshot.persons:,} persons, {snapshot.qualifications:,} qualifications, "
         f"{size / 1e6:,.1f} MB ({size / max(1, snapshot.qualifications):.0f} bytes/qualification); "
-        f"{phases}, write {time.perf_counter() - built:.1f} s",
+        f"{phases}, write {time.perf_counter() - built:.1f} s; change seq {seq}",
         flush=True,
     )
     return 0
 
 
-async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str]]:
-    """The snapshot and institutions, streamed from the database."""
+async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str], int]:
+    """The snapshot, institutions and the change_log seq they reflect, from the database."""
     from service.db.snapshot import rebuild_snapshot
 
     loaded = await rebuild_snapshot(conn)
-    return loaded.data, loaded.institutions
+    return loaded.data, loaded.institutions, loaded.seq
 
 
 def synth_command(args: argparse.Namespace) -> int:

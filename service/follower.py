@@ -13,6 +13,15 @@ memory, never the rows.
 While the database is unreachable the last generation keeps answering; the follower
 retries with exponential backoff, and `ServiceState.synced_at` (the last successful
 catch-up) tells the hot path when to add the SNAPSHOT_STALE warning.
+
+Given a snapshot file (`--snapshot FILE --database-url URL`), the base is that file,
+mapped (every worker shares its pages), and following starts after the change_log seq
+it records; nothing is rebuilt here.  A new file renamed over FILE is noticed within
+FILE_POLL_SECONDS and becomes the base: the changes after its seq are read again into a
+fresh overlay and the two are swapped in together, so what the file already holds leaves
+the overlay and nothing made after it is lost.  What an overlay cannot answer (an
+import, an insurer change) waits for a newer file: it is logged as due, and the answers
+turn SNAPSHOT_STALE once the bound passes.
 """
 
 from __future__ import annotations
@@ -20,12 +29,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 import core_ext
+from core_ext import open_snapshot
 from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
 from service.db.pool import Database
 from service.db.snapshot import read_institutions, rebuild_snapshot
@@ -41,6 +53,7 @@ FOLD_SECONDS = 300.0
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 CHANNEL = "onshi_changes"
+FILE_POLL_SECONDS = 0.5  # how often a followed snapshot file is looked at
 
 
 def layered_generation(
@@ -69,9 +82,13 @@ def layered_generation(
 class Follower:
     """Keeps `state.current` in step with the database."""
 
-    def __init__(self, database: Database, state: ServiceState) -> None:
+    def __init__(self, database: Database, state: ServiceState, snapshot_file: str | None = None) -> None:
         self.database = database
         self.state = state
+        self.snapshot_file = Path(snapshot_file) if snapshot_file else None
+        self.file_identity: tuple[int, int, int, int] | None = None  # of the file the base came from
+        self.unserved_base = False  # a new base is set but not yet swapped in
+        self.due: str | None = None  # why a newer snapshot file is needed (logged once)
         self.base: Generation | None = None  # the last full build
         self.base_built = 0.0
         self.seq = 0  # the last change_log entry answered
@@ -106,12 +123,15 @@ class Follower:
                         raise ConnectionError("the LISTEN connection closed")
                     self._wake.clear()  # before reading: a notice that comes meanwhile is kept
                     async with self.database.connection() as conn:
-                        if self.base is None:
+                        if self.snapshot_file is not None:
+                            if self.base is None or self._file_identity() != self.file_identity:
+                                await self._open_file()
+                        elif self.base is None:
                             await self._reload(conn)
                         await self._catch_up(conn)
                     backoff = BACKOFF_FIRST
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any database trouble: keep serving, retry later
@@ -122,6 +142,45 @@ class Follower:
                 if listener is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(listener.close(), 1)
+
+    @property
+    def _poll_seconds(self) -> float:
+        return POLL_SECONDS if self.snapshot_file is None else FILE_POLL_SECONDS
+
+    def _file_identity(self) -> tuple[int, int, int, int] | None:
+        """What tells one file at the path from another (a rename over it changes the inode)."""
+        assert self.snapshot_file is not None
+        try:
+            st = os.stat(self.snapshot_file)
+        except OSError:
+            return None  # missing meanwhile: keep the base we have
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    async def _open_file(self) -> None:
+        """Make the file at the path the new base; `_catch_up` swaps it in with its overlay."""
+        assert self.snapshot_file is not None
+        identity = self._file_identity()
+        if identity is None and self.base is not None:
+            return
+        started = time.perf_counter()
+        opened = await asyncio.to_thread(open_snapshot, self.snapshot_file)
+        self.base = generation_of(*opened)
+        self.file_identity = identity
+        self.seq, self.dirty, self.institutions = opened.seq, Dirty(), opened.institutions
+        self.unserved_base, self.due = True, None
+        log.info(
+            "snapshot file %s mapped in %.2f s: %d persons, %d qualifications, change seq %d",
+            self.snapshot_file,
+            time.perf_counter() - started,
+            opened.data.persons,
+            opened.data.qualifications,
+            opened.seq,
+        )
+
+    def _snapshot_due(self, reason: str) -> None:
+        if self.due != reason:
+            self.due = reason
+            log.warning("a newer snapshot file is due: %s since change seq %d", reason, self.seq)
 
     async def _reload(self, conn: asyncpg.Connection) -> None:
         """A new full snapshot, streamed from the database."""
@@ -140,7 +199,9 @@ class Follower:
         )
 
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
-        """Answer every committed change: overlays of the dirty persons, or a full rebuild."""
+        """Answer every committed change: overlays of the dirty persons, or a full rebuild
+        (with a snapshot file: a newer file, which is logged as due instead)."""
+        following_file = self.snapshot_file is not None
         while True:
             base = self.base
             assert base is not None
@@ -148,7 +209,16 @@ class Follower:
                 seq = await read_changes(conn, self.seq, self.dirty)
                 if seq == self.seq:
                     break
-                rebuild = seq is None or self.dirty.insurers or len(self.dirty.persons) > FOLD_PERSONS
+                whole = seq is None or self.dirty.insurers  # what no overlay can answer
+                if following_file and whole:
+                    self._snapshot_due("an import" if seq is None else "an insurer change")
+                    self._serve_new_base()
+                    self.state.overlay_persons = len(self.dirty.persons)
+                    return  # not synced: SNAPSHOT_STALE once the bound passes, until a newer file
+                many = len(self.dirty.persons) > FOLD_PERSONS
+                rebuild = not following_file and (whole or many)
+                if following_file and many:
+                    self._snapshot_due(f"{len(self.dirty.persons)} persons changed")
                 if not rebuild:
                     if self.dirty.institutions:
                         self.institutions, _names = await read_institutions(conn)
@@ -160,10 +230,19 @@ class Follower:
             assert seq is not None
             gen = await asyncio.to_thread(layered_generation, base, overlay, self.institutions, seq)
             self.seq = seq
+            self.unserved_base = False
             self._swap(gen)
-        if self.dirty and time.monotonic() - self.base_built > FOLD_SECONDS:
+        self._serve_new_base()
+        if not following_file and self.dirty and time.monotonic() - self.base_built > FOLD_SECONDS:
             await self._reload(conn)
+        self.state.overlay_persons = len(self.dirty.persons)
         self.state.synced_at = time.time()
+
+    def _serve_new_base(self) -> None:
+        """A new file with no change after it is served as it is."""
+        if self.unserved_base and self.base is not None:
+            self.unserved_base = False
+            self._swap(self.base)
 
     def _swap(self, gen: Generation) -> None:
         previous = self.state.current

@@ -75,3 +75,8 @@ class OnshiCollector(Collector):
         yield GaugeMetricFamily(
             "onshi_snapshot_qualifications", "Qualifications in the snapshot", value=info["qualifications"]
         )
+        yield GaugeMetricFamily(
+            "onshi_overlay_persons",
+            "Persons changed since the base snapshot, answered from the overlay",
+            value=info["overlay_persons"],
+        )

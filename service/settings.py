@@ -73,6 +73,6 @@ class Settings(LogSettings):
             return "demo"
         if self.data:
             return "csv"
-        if self.snapshot:
-            return "snapshot"
-        return "database" if self.database_url else "none"
+        if self.database_url:  # with a snapshot file too: the file is the base it follows from
+            return "database"
+        return "snapshot" if self.snapshot else "none"

@@ -74,8 +74,10 @@ class ServiceState:
     def __init__(self, source: str, stale_after: float | None = None) -> None:
         self.source = source
         self.current: Generation | None = None
-        # Following a database: when the follower last knew it had every change.
+        # Following a database: when the follower last knew it had every change, and how
+        # many persons changed since its base (answered from an overlay).
         self.synced_at: float | None = None
+        self.overlay_persons = 0
         self.stale_after = stale_after  # None: a file source never goes stale
         # Set by a stop signal (service/serving.py): no longer ready, still answering.
         self.stopping = False

@@ -35,9 +35,9 @@ def test_a_mapped_file_answers_like_memory(
     tables = data.draw(populations())
     snapshot = core_ext.snapshot(tables)
     path = tmp_path_factory.mktemp("f") / "s.snap"
-    write_snapshot(snapshot, {"ab" * 32: "1310000019"}, path)
-    mapped, institutions = open_snapshot(path)
-    assert institutions == {"ab" * 32: "1310000019"}
+    write_snapshot(snapshot, {"ab" * 32: "1310000019"}, path, seq=41)
+    mapped, institutions, seq = open_snapshot(path)
+    assert institutions == {"ab" * 32: "1310000019"} and seq == 41
     assert mapped.version == snapshot.version
     in_memory, from_file = core_ext.IMPLEMENTATIONS[impl](snapshot), core_ext.IMPLEMENTATIONS[impl](mapped)
     for _ in range(10):
@@ -88,4 +88,5 @@ def test_header_is_what_the_docstring_says(example_file: Path) -> None:
     assert (HEADER.size + manifest_len) % 64 == 0
     manifest = orjson.loads(example_file.read_bytes()[HEADER.size : HEADER.size + manifest_len])
     assert {"q_rows", "p_rows", "c_rows"} <= set(manifest["arrays"])
+    assert manifest["seq"] == 0  # a data set's snapshot contains no change_log entry
     assert all(offset % 64 == 0 for _code, offset, _count in manifest["arrays"].values())

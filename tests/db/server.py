@@ -20,7 +20,8 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/
 
 
 class Server:
-    def __init__(self, database_url: str, state_dir: Path, **env: str) -> None:
+    def __init__(self, database_url: str, state_dir: Path, *args: str, **env: str) -> None:
+        """`args`: more `onshi serve` arguments (`--snapshot FILE`, `--workers N`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = state_dir / "serve.log"
@@ -31,7 +32,7 @@ class Server:
             "ONSHI_STATE_DIR": str(state_dir),
             **env,
         }
-        self.args = [str(ONSHI), "serve", "--database-url", database_url, "--port", str(self.port)]
+        self.args = [str(ONSHI), "serve", "--database-url", database_url, "--port", str(self.port), *args]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_within: float = 60) -> Server:
