@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from core_ext import CODE_NAMES
 from service.accesslog import AccessLog
 from service.db.pool import Database
-from service.follower import Follower
+from service.follower import STATE_SNAPSHOT, Follower
 from service.hotpath import HotPath
 from service.loading import source_generation
 from service.metrics import OnshiCollector, RequestMetrics
@@ -40,7 +40,13 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     # One pool for the admin routes, the access log and the follower (service/db/pool.py).
     database = Database(settings.database_url, settings.connect_timeout) if settings.database_url else None
     access = AccessLog(Path(settings.state_dir), database if following else None)
-    follower = Follower(database, state, settings.snapshot) if following and database is not None else None
+    # A published file, or the state directory's, written by one of this server's workers.
+    followed = settings.snapshot or Path(settings.state_dir) / STATE_SNAPSHOT
+    follower = (
+        Follower(database, state, followed, publish=settings.snapshot is None)
+        if following and database is not None
+        else None
+    )
 
     async def reload() -> Generation:
         """Build a new generation beside the current one, then swap it in with one assignment.

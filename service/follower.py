@@ -1,33 +1,37 @@
-"""Follow PostgreSQL: load the snapshot, then apply change_log entries as they commit.
+"""Follow PostgreSQL: map a snapshot file, then apply change_log entries as they commit.
 
-LISTEN/NOTIFY wakes the follower at once; a poll every second (the catch-up query by
-seq) covers a missed notification, and a reconnect resumes from the last applied seq,
-so nothing is lost.  Each batch of changes marks its persons dirty; the dirty
-persons are re-read from the database into a small overlay snapshot
-(service/db/overlay.py), built off the event loop and swapped in with one
-assignment: requests in flight keep the generation they started with.  From time to
-time (and after an import or an insurer change) the whole snapshot is rebuilt from
-binary COPY streams instead (service/db/snapshot.py).  Only the snapshot is held in
-memory, never the rows.
+The base is always a snapshot file, mapped, so every worker shares its pages and the
+memory does not grow with the workers: the published FILE of `--snapshot FILE
+--database-url URL`, or with `--database-url` alone `snapshot.onshi` in the state
+directory, which whichever worker holds `snapshot.lock` beside it (the publisher)
+writes from the database when there is none and again whenever a newer one is due; the
+others only map it.  Following starts after the change_log seq the file records.
+
+LISTEN/NOTIFY wakes the follower at once; a catch-up query by seq every
+FILE_POLL_SECONDS covers a missed notification, and a reconnect resumes from the last
+applied seq, so nothing is lost.  Each batch of changes marks its persons dirty; the
+dirty persons are re-read from the database into a small overlay snapshot
+(service/db/overlay.py), built off the event loop and swapped in with one assignment:
+requests in flight keep the generation they started with.
+
+A new file at the path (renamed over it) is noticed at the next poll and becomes the
+base: the changes after its seq are read again into a fresh overlay and both are
+swapped in together, so what the file holds leaves the overlay and nothing made after
+it is lost.  A newer file is due after what no overlay answers (an import, an insurer
+change: answers turn SNAPSHOT_STALE once the bound passes, until it comes), past
+FOLD_PERSONS changed persons, or FOLD_SECONDS after the base with changes; it is
+logged, and the publisher (if this server has one) writes it.
 
 While the database is unreachable the last generation keeps answering; the follower
 retries with exponential backoff, and `ServiceState.synced_at` (the last successful
 catch-up) tells the hot path when to add the SNAPSHOT_STALE warning.
-
-Given a snapshot file (`--snapshot FILE --database-url URL`), the base is that file,
-mapped (every worker shares its pages), and following starts after the change_log seq
-it records; nothing is rebuilt here.  A new file renamed over FILE is noticed within
-FILE_POLL_SECONDS and becomes the base: the changes after its seq are read again into a
-fresh overlay and the two are swapped in together, so what the file already holds leaves
-the overlay and nothing made after it is lost.  What an overlay cannot answer (an
-import, an insurer change) waits for a newer file: it is logged as due, and the answers
-turn SNAPSHOT_STALE once the bound passes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import time
@@ -37,7 +41,7 @@ from typing import Any
 import asyncpg
 
 import core_ext
-from core_ext import open_snapshot
+from core_ext import open_snapshot, write_snapshot
 from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
 from service.db.pool import Database
 from service.db.snapshot import read_institutions, rebuild_snapshot
@@ -46,14 +50,16 @@ from service.state import Generation, ServiceState, generation_of
 log = logging.getLogger("onshi.follower")
 
 POLL_SECONDS = 1.0
-# Fold the overlay into a new full snapshot once it holds this many persons, or
-# when it is this old; until then each change costs an overlay build only.
+# A newer file is due once the overlay holds this many persons, or once the base is
+# this old with changes; until then each change costs an overlay build only.
 FOLD_PERSONS = 20_000
 FOLD_SECONDS = 300.0
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 CHANNEL = "onshi_changes"
 FILE_POLL_SECONDS = 0.5  # how often a followed snapshot file is looked at
+STATE_SNAPSHOT = "snapshot.onshi"  # the published file in the state directory (--database-url alone)
+PUBLISHER_LOCK = "snapshot.lock"  # held by the one worker that writes it
 
 
 def layered_generation(
@@ -82,10 +88,16 @@ def layered_generation(
 class Follower:
     """Keeps `state.current` in step with the database."""
 
-    def __init__(self, database: Database, state: ServiceState, snapshot_file: str | None = None) -> None:
+    def __init__(
+        self, database: Database, state: ServiceState, snapshot_file: str | Path, publish: bool = False
+    ) -> None:
+        """Follow the database over `snapshot_file`; with `publish`, this worker may be the
+        one that writes it (the holder of PUBLISHER_LOCK beside it)."""
         self.database = database
         self.state = state
-        self.snapshot_file = Path(snapshot_file) if snapshot_file else None
+        self.snapshot_file = Path(snapshot_file)
+        self.publish = publish
+        self._lock_fd: int | None = None
         self.file_identity: tuple[int, int, int, int] | None = None  # of the file the base came from
         self.unserved_base = False  # a new base is set but not yet swapped in
         self.due: str | None = None  # why a newer snapshot file is needed (logged once)
@@ -106,6 +118,9 @@ class Follower:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # another worker (or the next start) publishes from now on
+            self._lock_fd = None
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
@@ -123,12 +138,14 @@ class Follower:
                         raise ConnectionError("the LISTEN connection closed")
                     self._wake.clear()  # before reading: a notice that comes meanwhile is kept
                     async with self.database.connection() as conn:
-                        if self.snapshot_file is not None:
-                            if self.base is None or self._file_identity() != self.file_identity:
-                                await self._open_file()
-                        elif self.base is None:
-                            await self._reload(conn)
-                        await self._catch_up(conn)
+                        if self._publisher() and self._file_identity() is None:
+                            await self._write_file(conn)
+                        if self.base is None or self._file_identity() != self.file_identity:
+                            await self._open_file()
+                        if self.base is not None:  # else the publisher has not written it yet
+                            await self._catch_up(conn)
+                            if self._publisher() and self._fold_due():
+                                await self._write_file(conn)
                     backoff = BACKOFF_FIRST
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
@@ -145,11 +162,48 @@ class Follower:
 
     @property
     def _poll_seconds(self) -> float:
-        return POLL_SECONDS if self.snapshot_file is None else FILE_POLL_SECONDS
+        return FILE_POLL_SECONDS
+
+    def _publisher(self) -> bool:
+        """Whether this worker writes the file: it holds the lock beside it (taken once free)."""
+        if not self.publish:
+            return False
+        if self._lock_fd is None:
+            fd = os.open(self.snapshot_file.with_name(PUBLISHER_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._lock_fd = fd
+            log.info("this worker publishes %s", self.snapshot_file)
+        return True
+
+    def _fold_due(self) -> bool:
+        """A new file is wanted: a change no overlay answers, or an overlay too big or too old."""
+        old = bool(self.dirty) and time.monotonic() - self.base_built > FOLD_SECONDS
+        return self.due is not None or old
+
+    async def _write_file(self, conn: asyncpg.Connection) -> None:
+        """Rebuild the snapshot from the database and publish it (written beside, renamed over)."""
+        started = time.perf_counter()
+        loaded = await rebuild_snapshot(conn)
+        size = await asyncio.to_thread(
+            write_snapshot, loaded.data, loaded.institutions, self.snapshot_file, loaded.seq
+        )
+        self.due = None
+        log.info(
+            "snapshot written to %s in %.2f s: %d persons, %.1f MB, change seq %d",
+            self.snapshot_file,
+            time.perf_counter() - started,
+            loaded.data.persons,
+            size / 1e6,
+            loaded.seq,
+        )
+        del loaded  # this worker maps the file like the others
 
     def _file_identity(self) -> tuple[int, int, int, int] | None:
         """What tells one file at the path from another (a rename over it changes the inode)."""
-        assert self.snapshot_file is not None
         try:
             st = os.stat(self.snapshot_file)
         except OSError:
@@ -158,13 +212,12 @@ class Follower:
 
     async def _open_file(self) -> None:
         """Make the file at the path the new base; `_catch_up` swaps it in with its overlay."""
-        assert self.snapshot_file is not None
         identity = self._file_identity()
-        if identity is None and self.base is not None:
-            return
+        if identity is None:
+            return  # not written yet (or moved away meanwhile: keep the base we have)
         started = time.perf_counter()
         opened = await asyncio.to_thread(open_snapshot, self.snapshot_file)
-        self.base = generation_of(*opened)
+        self.base, self.base_built = generation_of(*opened), time.monotonic()
         self.file_identity = identity
         self.seq, self.dirty, self.institutions = opened.seq, Dirty(), opened.institutions
         self.unserved_base, self.due = True, None
@@ -182,26 +235,9 @@ class Follower:
             self.due = reason
             log.warning("a newer snapshot file is due: %s since change seq %d", reason, self.seq)
 
-    async def _reload(self, conn: asyncpg.Connection) -> None:
-        """A new full snapshot, streamed from the database."""
-        started = time.perf_counter()
-        loaded = await rebuild_snapshot(conn)
-        gen = generation_of(loaded.data, loaded.institutions, loaded.seq)
-        self.base, self.base_built = gen, time.monotonic()
-        self.seq, self.dirty, self.institutions = loaded.seq, Dirty(), loaded.institutions
-        self._swap(gen)
-        log.info(
-            "snapshot loaded from the database in %.2f s: %d persons, %d qualifications, change seq %d",
-            time.perf_counter() - started,
-            gen.persons,
-            gen.qualifications,
-            loaded.seq,
-        )
-
     async def _catch_up(self, conn: asyncpg.Connection) -> None:
-        """Answer every committed change: overlays of the dirty persons, or a full rebuild
-        (with a snapshot file: a newer file, which is logged as due instead)."""
-        following_file = self.snapshot_file is not None
+        """Answer every committed change from an overlay of the dirty persons over the file;
+        what no overlay answers, or an overlay grown too big, makes a newer file due."""
         while True:
             base = self.base
             assert base is not None
@@ -209,32 +245,22 @@ class Follower:
                 seq = await read_changes(conn, self.seq, self.dirty)
                 if seq == self.seq:
                     break
-                whole = seq is None or self.dirty.insurers  # what no overlay can answer
-                if following_file and whole:
+                if seq is None or self.dirty.insurers:  # what no overlay can answer
                     self._snapshot_due("an import" if seq is None else "an insurer change")
                     self._serve_new_base()
                     self.state.overlay_persons = len(self.dirty.persons)
                     return  # not synced: SNAPSHOT_STALE once the bound passes, until a newer file
-                many = len(self.dirty.persons) > FOLD_PERSONS
-                rebuild = not following_file and (whole or many)
-                if following_file and many:
+                if len(self.dirty.persons) > FOLD_PERSONS:
                     self._snapshot_due(f"{len(self.dirty.persons)} persons changed")
-                if not rebuild:
-                    if self.dirty.institutions:
-                        self.institutions, _names = await read_institutions(conn)
-                        self.dirty.institutions = False
-                    overlay = await read_overlay(conn, base.core.data, self.dirty.persons)
-            if rebuild:  # an import, an insurer change, or too many persons for an overlay
-                await self._reload(conn)
-                continue
-            assert seq is not None
+                if self.dirty.institutions:
+                    self.institutions, _names = await read_institutions(conn)
+                    self.dirty.institutions = False
+                overlay = await read_overlay(conn, base.core.data, self.dirty.persons)
             gen = await asyncio.to_thread(layered_generation, base, overlay, self.institutions, seq)
             self.seq = seq
             self.unserved_base = False
             self._swap(gen)
         self._serve_new_base()
-        if not following_file and self.dirty and time.monotonic() - self.base_built > FOLD_SECONDS:
-            await self._reload(conn)
         self.state.overlay_persons = len(self.dirty.persons)
         self.state.synced_at = time.time()
 

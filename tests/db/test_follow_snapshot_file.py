@@ -43,7 +43,7 @@ ENROLMENT = {
         }
     ],
 }
-MAPPED = "snapshot file"  # the follower's log line when it maps a file
+MAPPED = " mapped in "  # in the follower's log line when it maps a file
 
 
 def build_snapshot(database_url: str, out: Path) -> int:
@@ -137,3 +137,28 @@ def test_an_unreadable_file_is_refused_before_serving(loaded: str, tmp_path: Pat
     done = subprocess.run(server.args, capture_output=True, text=True, env=server.env, timeout=60)
     assert done.returncode == 1 and "not an Onshi snapshot file" in done.stderr
     assert "nothing served" in done.stderr
+
+
+def test_with_the_database_alone_one_worker_writes_the_file_every_worker_maps(
+    loaded: str, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    server = Server(loaded, state, "--workers", "2").start()
+    try:
+        wait_all_started(server.log, 2, MAPPED)
+        assert_examples_pass(server.url)
+        assert server.log().count("this worker publishes") == 1
+        assert server.log().count("snapshot written to") == 1
+        assert open_snapshot(state / "snapshot.onshi").seq == last_seq(loaded)
+        # A change no overlay answers: the publisher writes a newer file, both workers map it.
+        query(loaded, "INSERT INTO insurers VALUES ('01130012', '新しい保険者', NULL)")
+        wait_until(lambda: server.log().count(MAPPED) >= 4, 3.0, "both workers mapped the newer file")
+        assert server.log().count("snapshot written to") == 2
+        assert server.upsert(DEREGISTRATION)[0] == 200
+        wait_until(
+            lambda: all(server.confirm(CARD_1)[1]["code"] == "NOT_REGISTERED" for _ in range(6)),
+            1.0,
+            "the deregistration answered",
+        )
+    finally:
+        assert server.stop() == 0

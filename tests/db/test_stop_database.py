@@ -24,7 +24,7 @@ def test_sigterm_drains_finishes_in_flight_work_and_records_it(
     try:
         assert server.process is not None
         # Each worker loads the database itself, after its lifespan has started.
-        wait_all_started(server.log, workers, "snapshot loaded from the database")
+        wait_all_started(server.log, workers, " mapped in ")  # every worker maps the snapshot file
         decided = stop_with_work_in_flight(server.process, server.port, DRAIN)
     finally:
         if server.process is not None and server.process.poll() is None:
