@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import logging
 import os
@@ -48,6 +50,16 @@ from service.db.snapshot import read_institutions, rebuild_snapshot
 from service.state import Generation, ServiceState, generation_of
 
 log = logging.getLogger("onshi.follower")
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
+
+
+def release_free_memory() -> None:
+    """Give the freed build back to the system: glibc keeps large freed blocks in its heap
+    once its mmap threshold has risen, and the publisher would hold a build's worth."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
 
 POLL_SECONDS = 1.0
 # A newer file is due once the overlay holds this many persons, or once the base is
@@ -201,6 +213,7 @@ class Follower:
             loaded.seq,
         )
         del loaded  # this worker maps the file like the others
+        release_free_memory()
 
     def _file_identity(self) -> tuple[int, int, int, int] | None:
         """What tells one file at the path from another (a rename over it changes the inode)."""
