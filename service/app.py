@@ -39,11 +39,17 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     state.current = generation
     # One pool for the admin routes, the access log and the follower (service/db/pool.py).
     database = Database(settings.database_url, settings.connect_timeout) if settings.database_url else None
+    # The follower's reads go to a standby when one is given (its own pool), else to the primary.
+    reads = (
+        Database(settings.database_read_url, settings.connect_timeout)
+        if settings.database_read_url and database is not None
+        else database
+    )
     access = AccessLog(Path(settings.state_dir), database if following else None)
     # A published file, or the state directory's, written by one of this server's workers.
     followed = settings.snapshot or Path(settings.state_dir) / STATE_SNAPSHOT
     follower = (
-        Follower(database, state, followed, publish=settings.snapshot is None)
+        Follower(database, state, followed, publish=settings.snapshot is None, reads=reads)
         if following and database is not None
         else None
     )
@@ -101,6 +107,8 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
             log.info("access log flushed: %d records written", access.written)
             if database is not None:
                 await database.close()
+            if reads is not None and reads is not database:
+                await reads.close()
 
     app = FastAPI(
         title="Onshi",

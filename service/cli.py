@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="serve from PostgreSQL; with --snapshot, follow its changes from the file's",
     )
+    serve.add_argument(
+        "--database-read-url",
+        metavar="URL",
+        help="a standby of --database-url for the follower's reads (env ONSHI_DATABASE_READ_URL)",
+    )
     serve.add_argument("--host", help="listen address (default 127.0.0.1, env ONSHI_HOST)")
     serve.add_argument("--port", type=int, help="listen port (default 8000, env ONSHI_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
@@ -71,6 +76,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             ("data", args.data),
             ("snapshot", args.snapshot),
             ("database_url", args.database_url),
+            ("database_read_url", args.database_read_url),
             ("host", args.host),
             ("port", args.port),
             ("workers", args.workers),

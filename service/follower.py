@@ -101,11 +101,19 @@ class Follower:
     """Keeps `state.current` in step with the database."""
 
     def __init__(
-        self, database: Database, state: ServiceState, snapshot_file: str | Path, publish: bool = False
+        self,
+        database: Database,
+        state: ServiceState,
+        snapshot_file: str | Path,
+        publish: bool = False,
+        reads: Database | None = None,
     ) -> None:
         """Follow the database over `snapshot_file`; with `publish`, this worker may be the
-        one that writes it (the holder of PUBLISHER_LOCK beside it)."""
+        one that writes it (the holder of PUBLISHER_LOCK beside it).  `reads`: a standby
+        for everything but LISTEN and the primary's head seq."""
         self.database = database
+        self.reads = reads or database
+        self.behind: int | None = None  # the primary's head seq the read side had not reached
         self.state = state
         self.snapshot_file = Path(snapshot_file)
         self.publish = publish
@@ -149,13 +157,14 @@ class Follower:
                     if listener.is_closed():
                         raise ConnectionError("the LISTEN connection closed")
                     self._wake.clear()  # before reading: a notice that comes meanwhile is kept
-                    async with self.database.connection() as conn:
+                    head = await self._primary_head()
+                    async with self.reads.connection() as conn:
                         if self._publisher() and self._file_identity() is None:
                             await self._write_file(conn)
                         if self.base is None or self._file_identity() != self.file_identity:
                             await self._open_file()
                         if self.base is not None:  # else the publisher has not written it yet
-                            await self._catch_up(conn)
+                            await self._catch_up(conn, head)
                             if self._publisher() and self._fold_due():
                                 await self._write_file(conn)
                     backoff = BACKOFF_FIRST
@@ -248,7 +257,16 @@ class Follower:
             self.due = reason
             log.warning("a newer snapshot file is due: %s since change seq %d", reason, self.seq)
 
-    async def _catch_up(self, conn: asyncpg.Connection) -> None:
+    async def _primary_head(self) -> int | None:
+        """The last change the primary has committed, read before the read side is asked
+        (None without a standby: the one database is its own head)."""
+        if self.reads is self.database:
+            return None
+        async with self.database.connection() as conn:
+            head: int = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM change_log")
+        return head
+
+    async def _catch_up(self, conn: asyncpg.Connection, head: int | None = None) -> None:
         """Answer every committed change from an overlay of the dirty persons over the file;
         what no overlay answers, or an overlay grown too big, makes a newer file due."""
         while True:
@@ -275,6 +293,16 @@ class Follower:
             self._swap(gen)
         self._serve_new_base()
         self.state.overlay_persons = len(self.dirty.persons)
+        if head is not None and self.seq < head:
+            # The standby has not replayed what the primary announced: what it has is
+            # answered, but not as current (lag_seconds grows, then SNAPSHOT_STALE).
+            if self.behind is None:
+                log.warning("the read side is behind the primary (change seq %d of %d)", self.seq, head)
+            self.behind = head
+            return
+        if self.behind is not None:
+            log.info("the read side has caught up (change seq %d)", self.seq)
+            self.behind = None
         self.state.synced_at = time.time()
 
     def _serve_new_base(self) -> None:
@@ -287,5 +315,4 @@ class Follower:
         previous = self.state.current
         if previous is not None:
             gen.core.carry_counts(previous.core)
-        self.state.current = gen
-        self.state.synced_at = time.time()
+        self.state.current = gen  # synced_at is set once a catch-up has seen every change

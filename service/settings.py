@@ -27,6 +27,9 @@ class Settings(LogSettings):
     demo: bool = False
     demo_members: int = 100_000
     database_url: str | None = None
+    # A standby for the follower's reads (loads, catch-up, overlays); LISTEN, the access log
+    # and admin upserts stay on database_url, the primary.
+    database_read_url: str | None = None
     # Seconds to wait for a new PostgreSQL connection: short, because whoever waits has
     # something better to do meanwhile (spill the access log, keep serving, answer 503).
     connect_timeout: float = Field(default=3.0, gt=0)

@@ -1,4 +1,6 @@
-"""A throwaway PostgreSQL 15 cluster the test can stop and restart (outage tests).
+"""A throwaway PostgreSQL 15 cluster the test can stop and restart (outage tests), and a
+streaming standby of one (`standby_of`: pg_basebackup -R; replication from 127.0.0.1 is
+trusted by initdb's default pg_hba.conf, and wal_level is replica by default).
 
 initdb and pg_ctl refuse to run as root, so they run as the postgres user, with the
 data directory in a fresh directory that user owns.
@@ -28,6 +30,7 @@ def available() -> str | None:
 
 class Cluster:
     def __init__(self) -> None:
+        self.primary: Cluster | None = None  # set on a standby
         self.root = Path(tempfile.mkdtemp(prefix="onshi-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -80,3 +83,27 @@ class Cluster:
             timeout=60,
         )
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def standby_of(primary: Cluster) -> Cluster:
+    """A hot standby streaming from `primary` (running), started."""
+    standby = Cluster()
+    standby._as_postgres(
+        str(BIN / "pg_basebackup"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(primary.port),
+        "-U",
+        "postgres",
+        "-D",
+        str(standby.data),
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",  # checkpoint now: a spread one made the backup wait 100 s
+    )
+    standby.primary = primary
+    standby.start()
+    return standby
