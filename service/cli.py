@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     build_source.add_argument("--data", metavar="DIR", help="a CSV data set")
     build_source.add_argument("--database-url", metavar="URL", help="PostgreSQL")
     build.add_argument("--out", required=True, metavar="FILE")
+    fetch = snapshot_commands.add_parser(
+        "fetch", help="copy the newest published *.snap of a folder over a local file, checked first"
+    )
+    fetch.add_argument("--from", dest="folder", required=True, metavar="DIR")
+    fetch.add_argument("--to", dest="dest", required=True, metavar="FILE")
+    fetch.add_argument("--every", type=float, metavar="SECONDS", help="keep fetching newer files")
     return parser
 
 
@@ -364,7 +371,6 @@ async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str], int]:
 def synth_command(args: argparse.Namespace) -> int:
     import time
     from datetime import date
-    from pathlib import Path
 
     from service.synth.generator import Synth
 
@@ -405,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         return import_command(args)
     if args.command == "synth":
         return synth_command(args)
+    if args.command == "snapshot" and args.snapshot_command == "fetch":
+        from service.snapshot_fetch import fetch
+
+        return fetch(Path(args.folder), Path(args.dest), args.every)
     if args.command == "snapshot":
         return snapshot_build_command(args)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows only the ones above
