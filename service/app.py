@@ -21,6 +21,7 @@ from service.follower import STATE_SNAPSHOT, Follower
 from service.hotpath import HotPath
 from service.loading import source_generation
 from service.metrics import OnshiCollector, RequestMetrics
+from service.ratelimit import RateLimiter
 from service.routes import admin, confirmations, ops
 from service.settings import Settings
 from service.state import Generation, ServiceState
@@ -144,7 +145,17 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     app.include_router(confirmations.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
-    return HotPath(app, state, metrics, access)
+    limiter = (
+        RateLimiter(
+            Path(settings.state_dir),
+            settings.rate_limit or None,
+            settings.rate_burst,
+            settings.rate_limit_items or None,
+        )
+        if settings.rate_limit or settings.rate_limit_items
+        else None
+    )
+    return HotPath(app, state, metrics, access, limiter)
 
 
 def app_factory() -> HotPath:

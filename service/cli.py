@@ -201,19 +201,24 @@ def serve(args: argparse.Namespace) -> int:
 def _run(settings: Settings, app: object) -> int:
     """Serve `app` (an application, or the import string of a factory for worker processes)
     until stopped, draining first (service/serving.py); the exit code."""
-    import uvicorn
 
-    from service.serving import Supervisor, serve_one
-    from service.transport import CoalescingHttpToolsProtocol
+    from service.serving import ServerConfig, Supervisor, serve_one
+    from service.slowclients import ClientLimits, GuardedHttpToolsProtocol, max_connections_default
 
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+    config = ServerConfig(
+        app,
+        client_limits=ClientLimits(
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_connections=settings.max_connections or max_connections_default(),
+        ),
         factory=isinstance(app, str),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        # httptools, with a response's headers and body sent in one write (service/transport.py)
-        http=CoalescingHttpToolsProtocol,
+        # httptools, with a response's headers and body sent in one write (service/transport.py),
+        # deadlines for slow clients and a connection cap (service/slowclients.py)
+        http=GuardedHttpToolsProtocol,
         # No access lines: the access log is the record of confirmations.
         access_log=False,
         log_config=logging_config(settings.log_format),

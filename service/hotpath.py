@@ -18,6 +18,7 @@ from core_ext import error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import RequestMetrics
+from service.ratelimit import RateLimiter
 from service.state import Generation, ServiceState
 
 SINGLE_PATH = "/v1/confirmations"
@@ -34,6 +35,9 @@ log = logging.getLogger("onshi.hotpath")
 UNAUTHENTICATED = error_body("UNAUTHENTICATED", "APIキーがないか、登録されていません。")
 TOO_LARGE = error_body("PAYLOAD_TOO_LARGE", "リクエスト本文が大きすぎます（単件は64KiB、一括は8MiBまで）。")
 UNSUPPORTED_MEDIA = error_body("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。")
+RATE_LIMITED = error_body(
+    "RATE_LIMITED", "照会の回数が上限を超えました。Retry-Afterの秒数が過ぎてから再度照会してください。"
+)
 NOT_READY = error_body("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
 INTERNAL = error_body("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
 
@@ -51,12 +55,18 @@ class HotPath:
     """ASGI app: confirmations here, everything else to `app`."""
 
     def __init__(
-        self, app: ASGIApp, state: ServiceState, metrics: RequestMetrics, access: AccessLog | None = None
+        self,
+        app: ASGIApp,
+        state: ServiceState,
+        metrics: RequestMetrics,
+        access: AccessLog | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.app = app
         self.state = state
         self.metrics = metrics
         self.access = access  # None: confirmations are not recorded (in-process tests only)
+        self.limiter = limiter  # None: no rate limits
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(6).hex()
 
@@ -111,10 +121,13 @@ class HotPath:
         gen = self.state.current
         institution = None if gen is None or auth is None else gen.authorized(auth)
         limit = BATCH_LIMIT if batch else SINGLE_LIMIT
+        retry_after = 0
         if gen is None:  # no keys to check yet either: nothing can be answered
             status, payload = 503, NOT_READY
         elif institution is None:
             status, payload = 401, UNAUTHENTICATED
+        elif self.limiter is not None and (retry_after := self.limiter.admit(institution)):
+            status, payload = 429, RATE_LIMITED  # before the body is read
         elif length is not None and len(length) > 4 and length.isdigit() and int(length) > limit:
             # (up to 4 digits is always within both limits: no int() for nearly every request)
             status, payload = 413, TOO_LARGE
@@ -140,6 +153,8 @@ class HotPath:
         ]
         if status == 401:
             headers.append((b"www-authenticate", b"Bearer"))
+        elif retry_after:
+            headers.append((b"retry-after", str(retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         self.metrics.observe(BATCH_PATH if batch else SINGLE_PATH, status, time.perf_counter() - started)
@@ -154,8 +169,14 @@ class HotPath:
         # The core appends each decision's record to the access log's buffer itself.
         pending = None if self.access is None else self.access.pending
         decide = gen.core.confirm_batch if batch else gen.core.confirm
+        recorded = 0 if pending is None else len(pending)
         try:
-            return decide(body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending)  # type: ignore[no-any-return]
+            answer = decide(body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending)
         except Exception:
             log.exception("confirmation failed", extra={"request_id": rid})
             return 500, INTERNAL
+        if batch and self.limiter is not None and pending is not None:
+            # The batch's items are counted by the records it added to the access log:
+            # one per decided item (an item refused by validation decides nothing).
+            self.limiter.charge_items(institution, pending.count(b"\n", recorded))
+        return answer  # type: ignore[no-any-return]

@@ -17,6 +17,13 @@ from core_ext import CODE_NAMES
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
+# Requests and connections refused before an answer was decided, by reason (a bounded
+# label set: never by institution).  One per process, like the protocol objects that
+# count into it; every reason is exported from the start, at 0.
+REFUSALS: dict[str, int] = dict.fromkeys(
+    ("header_timeout", "body_timeout", "connection_cap", "rate_requests", "rate_items"), 0
+)
+
 
 class RequestMetrics:
     """Per (endpoint, status): [count, sum of seconds, bucket counts…]."""
@@ -67,6 +74,14 @@ class OnshiCollector(Collector):
         for name, count in zip(CODE_NAMES, self.code_counts(), strict=True):
             decisions.add_metric([name], count)
         yield decisions
+        refused = CounterMetricFamily(
+            "onshi_refusals",
+            "Requests and connections refused before a decision, by reason",
+            labels=["reason"],
+        )
+        for reason, count in REFUSALS.items():
+            refused.add_metric([reason], count)
+        yield refused
         info = self.state_info()
         yield GaugeMetricFamily(
             "onshi_snapshot_age_seconds", "Seconds since the snapshot was loaded", value=info["age_seconds"]

@@ -33,6 +33,8 @@ import uvicorn
 from uvicorn._subprocess import get_subprocess
 from uvicorn.config import STARTUP_FAILURE
 
+from service.slowclients import ClientLimits
+
 log = logging.getLogger("onshi.serving")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -96,6 +98,15 @@ class DrainingServer(uvicorn.Server):
         self.run(sockets)
         if not self.started:
             raise SystemExit(STARTUP_FAILURE)
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's config with the limits on clients (service.slowclients) that its protocol
+    reads; a worker process gets them with the rest of the config."""
+
+    def __init__(self, app: Any, *, client_limits: ClientLimits, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.client_limits = client_limits
 
 
 def _begin_stopping(config: uvicorn.Config) -> None:

@@ -46,6 +46,20 @@ class Settings(LogSettings):
     drain_seconds: float = Field(default=0.0, ge=0)
     # Then requests in flight get this long to finish before they are cancelled.
     shutdown_timeout: float = Field(default=20.0, ge=0)
+    # A request's headers must arrive within this many seconds of the connection (or of the
+    # request's first byte on a kept-alive one), its body within body_timeout of the headers;
+    # else 408 and the connection is closed (service/slowclients.py).
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    # Requests per second per institution (0: no limit), counted across the workers of one
+    # server; bursts of rate_burst (default: one second's worth); batch items per minute
+    # per institution (0: no limit).  Over a limit: 429 RATE_LIMITED (service/ratelimit.py).
+    rate_limit: float = Field(default=0.0, ge=0)
+    rate_burst: float | None = Field(default=None, ge=1)
+    rate_limit_items: float = Field(default=0.0, ge=0)
+    # Open connections per worker beyond which a new one is answered 503 and closed
+    # (default: 1,000, or the open-file limit less 64 where that is lower).
+    max_connections: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _admin_token_with_database(self) -> Settings:

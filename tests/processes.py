@@ -271,3 +271,69 @@ def disclosed(log_text: str, values: set[str]) -> set[str]:
         return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
 
     return {v for v in values if found(v)}
+
+
+def hammer(
+    port: int, key: str, institution: str, seconds: float, connections: int
+) -> list[tuple[int, str | None]]:
+    """`connections` keep-alive clients sending one institution's card-path confirmations as
+    fast as they are answered for `seconds`; each answer's status and Retry-After."""
+    import http.client
+    import threading
+
+    body = json.dumps({"institution_code": institution, **CARD_1}).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    answers: list[tuple[int, str | None]] = []
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        while time.monotonic() < deadline:
+            conn.request("POST", "/v1/confirmations", body, headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append((response.status, response.getheader("Retry-After")))
+        conn.close()
+        answers.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 30)
+    return answers
+
+
+def assert_one_key_limited(url: str, port: int) -> None:
+    """Against a server with ONSHI_RATE_LIMIT=50: 16 connections hammering the clinic's key
+    for 2 s get 50-205 answers and 429s with Retry-After for the rest, while the pharmacy,
+    one confirmation every 50 ms, is never refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def polite() -> list[int]:
+        statuses = []
+        headers = {"Authorization": "Bearer demo-key-pharmacy", "Content-Type": "application/json"}
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            body = {"institution_code": "2740000029", **CARD_1}
+            statuses.append(http(f"{url}/v1/confirmations", body, headers)[0])
+            time.sleep(0.05)
+        return statuses
+
+    with ThreadPoolExecutor(1) as pool:
+        pharmacy = pool.submit(polite)
+        answers = hammer(port, CLINIC_KEY, CLINIC_CODE, 2, 16)
+        others = pharmacy.result()
+    statuses = [status for status, _ in answers]
+    print(f"one key, 16 connections, 2 s: {statuses.count(200)} answered, {statuses.count(429)} refused")
+    assert set(statuses) <= {200, 429}
+    # 50 at once (the burst), then 50 a second: about 150 in 2 s, all workers together.
+    assert 50 <= statuses.count(200) <= 205
+    assert statuses.count(429) > 100
+    assert all(
+        after is not None and after.isdigit() and int(after) >= 1
+        for status, after in answers
+        if status == 429
+    )
+    assert len(others) > 20 and set(others) == {200}  # never slowed by the clinic's flood
