@@ -1,13 +1,26 @@
 """The access log: one record per confirmation, for the member's "who looked at my data" view.
 
-The cores append one CSV line per decided confirmation to an in-memory buffer as they
-decide, in the format of core_ext._logline (its `at` is the `checked_at` the clinic
-was shown, Japan time).  A background task moves the lines out at least every second:
-into PostgreSQL with COPY, or, in `--data` mode, onto `access-log.csv` in the state
-directory.  When PostgreSQL cannot be reached the records are appended to a local
-spill file (fsynced) and replayed, oldest first, once it is back.  Shutdown flushes
-everything before the process exits.  Records hold only internal ids (person,
-qualification), never symbol, number or serial.
+The cores append one CSV line per decided confirmation to `pending` as they decide, in
+the format of core_ext._logline (its `at` is the `checked_at` the clinic was shown,
+Japan time), and the hot path calls `persist` before the answer is sent: the lines are
+written to a file, so a record outlives the process (the page cache survives SIGKILL
+and the OOM killer) before its answer leaves.
+
+- `--data` mode: the file is `access-log.csv` in the state directory itself, appended to
+  by every worker (O_APPEND: one write never interleaves with another's).
+- With PostgreSQL: each worker writes to a file of its own, `access-log.unsaved.NAME`,
+  held under an exclusive lock while it lives.  Every half second the worker closes it
+  (renamed `access-log.sealed.NAME`) and starts another, then saves every sealed file,
+  oldest first, into `access_log`: one transaction per file, which also records the
+  file's name in `access_log_files`, so a file met again after a crash between that
+  commit and its deletion is known to be saved.  A file left unsaved and unlocked by a
+  dead worker is sealed and saved by the next worker to look.  Each record is stored
+  exactly once.  While PostgreSQL is away, the sealed files wait (fsynced) and the
+  server keeps answering.
+
+Power loss can take what is in the page cache and not yet saved or fsynced: at most the
+last half second of records.  Records hold only internal ids (person, qualification),
+never symbol, number or serial.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import fcntl
 import io
 import logging
 import os
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +44,9 @@ from service.db.pool import Database
 log = logging.getLogger("onshi.accesslog")
 
 FLUSH_SECONDS = 0.5
-REPLAY_GLOB = "access-log.spill.*.replay"  # spill files claimed by a replaying worker
+UNSAVED = "access-log.unsaved."  # a live worker's file (locked), or a dead one's (not)
+SEALED = "access-log.sealed."  # closed, waiting to be saved into PostgreSQL
+LEGACY_SPILL = "access-log.spill*"  # what versions before the per-worker files left
 
 Record = dict[str, Any]
 JST = timezone(timedelta(hours=9))
@@ -57,130 +73,198 @@ def _answer(record: Record) -> dict[str, Any]:
 
 
 class AccessLog:
-    """Buffer, writer and reader; the records go to PostgreSQL (`database`) or, without one,
-    to `access-log.csv` in the state directory."""
+    """Buffer, files, writer and reader; the records go to PostgreSQL (`database`) or,
+    without one, to `access-log.csv` in the state directory."""
 
     def __init__(self, state_dir: Path, database: Database | None = None) -> None:
         self.state_dir = state_dir
         self.database = database
-        # The cores append lines here; flush swaps in a new buffer (the hot path fetches
-        # `pending` for every request, so it never writes into one being flushed).
+        # The cores append lines here; `persist` writes them out and empties it (the hot
+        # path fetches `pending` for every request, and it is always the same object).
         self.pending = bytearray()
-        self.spill = state_dir / "access-log.spill.csv"
         self.journal = state_dir / "access-log.csv"  # the --data mode store
+        self._fd: int | None = None  # the file `persist` appends to
+        self._name = ""  # with a database: this worker's current file's NAME
+        self._unsaved_bytes = 0
+        self._files = 0
         self._months: set[date] = set()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._away = False
+        self._unwritable = False
         self.written = 0
-        self._claims = 0
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._task = asyncio.create_task(self._run(), name="onshi-access-log")
 
     async def stop(self) -> None:
-        """Flush everything (to the database, or the spill file if it is away)."""
+        """Save everything (into the database; its files wait if it is away)."""
         if self._task is not None:
-            # Stop the periodic writer between flushes, never inside one: cancelled in the
-            # middle of its COPY, the records it had taken out of `pending` were lost.
+            # Stop the periodic writer between flushes, never inside one.
             async with self._lock:
                 self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            if self.database is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.state_dir / f"{UNSAVED}{self._name}")  # empty: sealed if not
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
             try:
                 await self.flush()
-            except Exception:  # never let the writer die; the records are still spilled
+            except Exception:  # never let the writer die; the records are in files
                 log.exception("access log flush failed")
+
+    def persist(self) -> bool:
+        """Write `pending` to this worker's file, then empty it: called before an answer
+        leaves.  False when the file cannot be written (the disk is full): what was not
+        written stays in `pending`."""
+        if not self.pending:
+            return True
+        data = memoryview(self.pending)
+        try:
+            if self._fd is None:
+                self._fd = self._open()
+            while data:
+                data = data[os.write(self._fd, data) :]
+        except OSError as exc:
+            if not self._unwritable:
+                log.error("access records cannot be written (%s): confirmations are refused", exc.strerror)
+            self._unwritable = True
+            return False
+        finally:
+            written = len(self.pending) - len(data)
+            data.release()
+            del self.pending[:written]
+            self._unsaved_bytes += written
+        if self._unwritable:
+            log.info("access records can be written again")
+            self._unwritable = False
+        return True
+
+    def forget(self, count: int) -> None:
+        """Drop the last `count` bytes of records (those of an answer refused because they
+        could not be written), except the rest of a line already partly written: the file
+        must hold whole lines once it can be written again."""
+        keep = len(self.pending) - count
+        if keep < 0:
+            keep = self.pending.find(b"\n") + 1
+        del self.pending[keep:]
+
+    def _open(self) -> int:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.database is None:
+            return os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._files += 1
+        # Names sort by when they were made: files are saved oldest first.
+        self._name = f"{time.time_ns():020d}-{os.getpid()}-{self._files}"
+        fd = os.open(
+            self.state_dir / f"{UNSAVED}{self._name}",
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL,
+            0o600,
+        )
+        fcntl.flock(fd, fcntl.LOCK_EX)  # alive: nobody else seals it
+        return fd
 
     async def flush(self) -> None:
         async with self._lock:
-            lines, self.pending = bytes(self.pending), bytearray()
-            try:
-                await self._write(lines)
-            except BaseException:
-                # Cancelled or failed unexpectedly: the lines go back in front of what came
-                # since, for the next flush (at least once: a COPY the server finished just
-                # before the cancellation reached us is written again).
-                self.pending[:0] = lines
-                raise
+            if not self.persist():
+                return  # nothing can be written; the records stay in `pending`
+            if self.database is None:
+                if self._fd is not None and self._unsaved_bytes:
+                    self._unsaved_bytes = 0
+                    await asyncio.to_thread(os.fsync, self._fd)  # the power-loss window
+                return
+            if self._unsaved_bytes:
+                self._seal()
+            self._claim_dead_workers_files()
+            await self._save_sealed()
 
-    async def _write(self, lines: bytes) -> None:
-        """Write `lines` to the database, or the spill file if it is away (the caller holds the lock)."""
-        if self.database is None:
-            if lines:
-                await asyncio.to_thread(self._append, self.journal, lines)
-            return
-        if not lines and not self._spilled():
+    def _seal(self) -> None:
+        """Close this worker's file for saving; the next record starts another."""
+        assert self._fd is not None
+        os.rename(self.state_dir / f"{UNSAVED}{self._name}", self.state_dir / f"{SEALED}{self._name}")
+        os.close(self._fd)
+        self._fd = None
+        self._unsaved_bytes = 0
+
+    def _claim_dead_workers_files(self) -> None:
+        # An earlier version's spill files (written whole, fsynced) are saved like sealed ones.
+        for path in self.state_dir.glob(LEGACY_SPILL):
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, self.state_dir / f"{SEALED}{path.stat().st_mtime_ns:020d}-legacy-{path.name}")
+        for path in self.state_dir.glob(f"{UNSAVED}*"):
+            if path.name == f"{UNSAVED}{self._name}" and self._fd is not None:
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a live worker: its own
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            with contextlib.suppress(FileNotFoundError):  # another worker claimed it first
+                os.rename(path, self.state_dir / f"{SEALED}{path.name[len(UNSAVED) :]}")
+                log.info("claimed the unsaved access records of a worker that is gone")
+            os.close(fd)
+
+    async def _save_sealed(self) -> None:
+        """Save every sealed file nobody else is saving, oldest first, each exactly once."""
+        paths = sorted(self.state_dir.glob(f"{SEALED}*"))
+        if not paths:
             return
         try:
-            async with self.database.connection() as conn:
-                if self._spilled():
-                    await self._replay(conn)
-                if lines:
-                    await self._copy(conn, lines)
+            async with self.database.connection() as conn:  # type: ignore[union-attr]
+                for path in paths:
+                    await self._save(conn, path)
+            if self._away:
+                log.info("database back: access records saved")
+            self._away = False
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            if lines:
-                log.warning("database unavailable (%s): access records spilled", type(exc).__name__)
-                await asyncio.to_thread(self._append, self.spill, lines)
+            if not self._away:
+                log.warning("database unavailable (%s): access records wait in files", type(exc).__name__)
+            self._away = True
+            await asyncio.to_thread(_fsync_all, paths)
 
-    def _append(self, path: Path, lines: bytes) -> None:
-        """Append under an exclusive lock: worker processes share the state directory.
-
-        A replaying worker renames the spill file away before reading it; an appender
-        that locked the renamed file (its inode is no longer at `path`) tries again, so
-        no line lands in a file that has already been read.
-        """
-        while True:
-            with path.open("ab") as f:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-                try:
-                    current = os.stat(path).st_ino
-                except FileNotFoundError:
-                    current = -1
-                if current != os.fstat(f.fileno()).st_ino:
-                    continue  # claimed by a replay meanwhile: append to the new file
-                f.write(lines)
-                f.flush()
-                os.fsync(f.fileno())
-                break
-        self.written += lines.count(b"\n")
-
-    def _spilled(self) -> bool:
-        return self.spill.exists() or any(self.state_dir.glob(REPLAY_GLOB))
-
-    async def _replay(self, conn: asyncpg.Connection) -> None:
-        """Claim the spill file by renaming it, then replay every claimed file nobody else holds."""
-        self._claims += 1
-        with contextlib.suppress(FileNotFoundError):
-            os.rename(self.spill, self.state_dir / f"access-log.spill.{os.getpid()}-{self._claims}.replay")
-        for path in sorted(self.state_dir.glob(REPLAY_GLOB)):
-            try:
-                f = path.open("rb")
-            except FileNotFoundError:
-                continue  # another worker finished it
-            with f:
-                try:  # waits for no one: a file locked by another worker is skipped this round
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
-                if not path.exists():
-                    continue
-                lines = f.read()
-                if lines:
+    async def _save(self, conn: asyncpg.Connection, path: Path) -> None:
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            return  # another worker saved it
+        with f:
+            try:  # waits for no one: a file another worker is saving is skipped
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            if not path.exists():
+                return
+            lines = f.read()
+            name = path.name[len(SEALED) :]
+            # Partitions first, outside the transaction: a rolled-back one would be gone
+            # while this process believed it made.
+            for month in _months_around(lines) - self._months:
+                await conn.execute("SELECT onshi_access_log_partition($1)", month)
+                self._months.add(month)
+            async with conn.transaction():
+                fresh = await conn.fetchval(
+                    "INSERT INTO access_log_files (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
+                    name,
+                )
+                if fresh and lines:
                     await self._copy(conn, lines)
-                # At-least-once: a crash between COPY and unlink could repeat these records.
-                path.unlink()
-                log.info("replayed %d spilled access records", lines.count(b"\n"))
+            path.unlink()
+        await conn.execute("DELETE FROM access_log_files WHERE name = $1", name)
 
     async def _copy(self, conn: asyncpg.Connection, lines: bytes) -> None:
-        for month in _months_around(lines) - self._months:
-            await conn.execute("SELECT onshi_access_log_partition($1)", month)
-            self._months.add(month)
         copy = conn.copy_to_table(
             "access_log", source=io.BytesIO(lines), columns=ACCESS_COLUMNS, format="csv"
         )
@@ -188,13 +272,14 @@ class AccessLog:
         self.written += lines.count(b"\n")
 
     async def for_person(self, person_id: int, limit: int) -> list[dict[str, Any]]:
-        """Newest first: what is stored, spilled, and still waiting to be written."""
-        # Oldest first: the journal (or spill file), then what is still in memory.
+        """Newest first: what is stored and what still waits in files."""
         unwritten = b""
-        for path in (self.journal, *sorted(self.state_dir.glob(REPLAY_GLOB)), self.spill):
+        files = [self.journal]
+        if self.database is not None:
+            files = sorted([*self.state_dir.glob(f"{SEALED}*"), *self.state_dir.glob(f"{UNSAVED}*")])
+        for path in files:
             with contextlib.suppress(FileNotFoundError):
                 unwritten += path.read_bytes()
-        unwritten += self.pending
         # Newest first; records of the same millisecond keep that order (the sort is stable).
         found = [parse_access_line(line) for line in reversed(unwritten.splitlines())]
         answers = [_answer(r) for r in found if r["person_id"] == person_id]
@@ -210,3 +295,9 @@ class AccessLog:
             answers += [{**dict(r), "at": _japan_time(r["at"])} for r in stored]
         answers.sort(key=lambda a: a["at"], reverse=True)
         return answers[:limit]
+
+
+def _fsync_all(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as f:
+            os.fsync(f.fileno())

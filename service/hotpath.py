@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core_ext import error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
-from service.metrics import RequestMetrics
+from service.metrics import REFUSALS, RequestMetrics
 from service.ratelimit import RateLimiter
 from service.state import Generation, ServiceState
 
@@ -37,6 +37,10 @@ TOO_LARGE = error_body("PAYLOAD_TOO_LARGE", "リクエスト本文が大きす�
 UNSUPPORTED_MEDIA = error_body("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。")
 RATE_LIMITED = error_body(
     "RATE_LIMITED", "照会の回数が上限を超えました。Retry-Afterの秒数が過ぎてから再度照会してください。"
+)
+LOG_UNWRITABLE = error_body(
+    "ACCESS_LOG_UNAVAILABLE",
+    "照会記録を保存できないため、回答できません。しばらくしてから再度照会してください。",
 )
 NOT_READY = error_body("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
 INTERNAL = error_body("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
@@ -169,14 +173,23 @@ class HotPath:
         # The core appends each decision's record to the access log's buffer itself.
         pending = None if self.access is None else self.access.pending
         decide = gen.core.confirm_batch if batch else gen.core.confirm
-        recorded = 0 if pending is None else len(pending)
+        before = 0 if pending is None else len(pending)
         try:
             answer = decide(body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending)
         except Exception:
             log.exception("confirmation failed", extra={"request_id": rid})
-            return 500, INTERNAL
-        if batch and self.limiter is not None and pending is not None:
+            answer = 500, INTERNAL
+        if pending is None:
+            return answer  # type: ignore[no-any-return]
+        added = len(pending) - before
+        if batch and self.limiter is not None:
             # The batch's items are counted by the records it added to the access log:
             # one per decided item (an item refused by validation decides nothing).
-            self.limiter.charge_items(institution, pending.count(b"\n", recorded))
+            self.limiter.charge_items(institution, pending.count(b"\n", before))
+        access: AccessLog = self.access  # type: ignore[assignment]
+        if not access.persist():
+            # Nothing is disclosed that the access log cannot record (docs/decisions.md).
+            access.forget(added)
+            REFUSALS["access_log_unwritable"] += 1
+            return 503, LOG_UNWRITABLE
         return answer  # type: ignore[no-any-return]

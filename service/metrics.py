@@ -21,7 +21,15 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 # label set: never by institution).  One per process, like the protocol objects that
 # count into it; every reason is exported from the start, at 0.
 REFUSALS: dict[str, int] = dict.fromkeys(
-    ("header_timeout", "body_timeout", "connection_cap", "rate_requests", "rate_items"), 0
+    (
+        "header_timeout",
+        "body_timeout",
+        "connection_cap",
+        "rate_requests",
+        "rate_items",
+        "access_log_unwritable",
+    ),
+    0,
 )
 
 

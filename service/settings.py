@@ -31,7 +31,7 @@ class Settings(LogSettings):
     # and admin upserts stay on database_url, the primary.
     database_read_url: str | None = None
     # Seconds to wait for a new PostgreSQL connection: short, because whoever waits has
-    # something better to do meanwhile (spill the access log, keep serving, answer 503).
+    # something better to do meanwhile (keep access records in files, keep serving, answer 503).
     connect_timeout: float = Field(default=3.0, gt=0)
     admin_token: str | None = None
     host: str = "127.0.0.1"
@@ -39,7 +39,7 @@ class Settings(LogSettings):
     workers: int = 1
     # Add SNAPSHOT_STALE once database changes may be missing for this long.
     stale_after_seconds: float = 60.0
-    # Where the access log lives in --data mode and spills while PostgreSQL is away.
+    # Where the access log lives in --data mode, and its unsaved files with a database.
     state_dir: str = "state"
     # On SIGTERM: /v1/readyz answers 503 at once, confirmations are answered this long more,
     # then the listener closes (service/serving.py).

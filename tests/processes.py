@@ -7,6 +7,7 @@ for tests of what a stop does to work in flight.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -337,3 +338,22 @@ def assert_one_key_limited(url: str, port: int) -> None:
         if status == 429
     )
     assert len(others) > 20 and set(others) == {200}  # never slowed by the clinic's flood
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant (the supervisor first, so it replaces nobody)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    order, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        order.append(current)
+        queue.extend(children.get(current, []))
+    for each in order:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)

@@ -2,7 +2,7 @@
 
 The admin routes, the access log and the follower's queries borrow from one pool, made
 in the app's lifespan.  It opens no connection until one is asked for, so a server
-starts (and answers from its snapshot or the spill file) while PostgreSQL is away.  The
+starts (and answers from its snapshot or the access log's files) while PostgreSQL is away.  The
 follower's `LISTEN` needs a connection of its own for as long as it follows: a pooled
 one would be handed to someone else between notifications.
 """

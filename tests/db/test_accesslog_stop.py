@@ -48,22 +48,25 @@ def test_stop_while_the_writer_copies_waits_for_it(
     assert query(db, "SELECT count(*) AS n FROM access_log WHERE request_id LIKE 'stop-%'")[0]["n"] == COUNT
 
 
-def test_a_cancelled_flush_puts_its_records_back(db: str, tmp_path: Path) -> None:
+def test_a_cancelled_save_leaves_its_file_for_the_next_flush(db: str, tmp_path: Path) -> None:
     async def scenario() -> None:
         database = Database(db, 3.0)
         writer = AccessLog(tmp_path, database)
-        taken = records("cancel")
-        writer.pending += taken
+        writer.pending += records("cancel")
         flush = asyncio.create_task(writer.flush())
         await until_taken(writer)
-        writer.pending += b"" + access_line(AT, "1310000019", MYNA_CARD, VALID, "after", 1, 2)
+        await asyncio.sleep(0.05)  # into the COPY
+        writer.pending += access_line(AT, "1310000019", MYNA_CARD, VALID, "after", 1, 2)
         flush.cancel()
         with pytest.raises(asyncio.CancelledError):
             await flush
-        assert writer.pending.startswith(taken) and writer.pending.endswith(b",after,1,2\n")
+        sealed = list(tmp_path.glob(f"{accesslog.SEALED}*"))
+        assert [p.read_bytes().count(b"\n") for p in sealed] == [COUNT]  # rolled back, kept
         await writer.stop()
         await database.close()
 
     asyncio.run(scenario())
-    ids = {r["request_id"] for r in query(db, "SELECT request_id FROM access_log")}
-    assert {f"cancel-{i}" for i in range(COUNT)} | {"after"} <= ids
+    ids = [r["request_id"] for r in query(db, "SELECT request_id FROM access_log")]
+    assert len(ids) == COUNT + 1 and set(ids) == {f"cancel-{i}" for i in range(COUNT)} | {"after"}
+    assert not list(tmp_path.glob("access-log.*"))
+    assert query(db, "SELECT count(*) AS n FROM access_log_files")[0]["n"] == 0
