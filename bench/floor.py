@@ -9,7 +9,11 @@ rounds, and prints requests/s, p50/p99 and the ratios of medians.  Not a test: t
 on a shared machine are noisy.
 
     python bench/floor.py [--rounds 3] [--seconds 10] [--bodies 1000] [--data DIR]
-                          [--database-url URL] [--frameworks]
+                          [--database-url URL] [--frameworks] [--baseline ONSHI]
+
+With --baseline (the `onshi` command of another checkout's .venv, e.g. a worktree of the
+commit before a change) that build serves the same population as "baseline" in the
+same alternating rounds, and the ratio of this build to it is printed.
 
 With --database-url (a maintenance URL such as postgresql://postgres@127.0.0.1/postgres)
 the same population is also imported into a scratch database, served by a third
@@ -190,6 +194,7 @@ def main() -> int:
         action="store_true",
         help="also FastAPI + pydantic, and (with --database-url) FastAPI + one asyncpg query per request",
     )
+    ap.add_argument("--baseline", type=Path, help="another build's onshi command, measured alongside")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -235,6 +240,14 @@ def main() -> int:
             env={**os.environ, "ONSHI_STATE_DIR": str(work / "state-demo")},
         ),
     }
+    if args.baseline:
+        ports["baseline"] = free_port()
+        servers["baseline"] = subprocess.Popen(
+            [str(args.baseline), "serve", *source, "--port", str(ports["baseline"])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ONSHI_STATE_DIR": str(work / "state-baseline")},
+        )
     scratch = None
     if args.database_url:
         scratch = f"onshi_bench_{os.getpid()}"
@@ -318,6 +331,11 @@ def main() -> int:
         print(
             "  server CPU per request, from PostgreSQL / from data = "
             f"{median['onshi-db'][3] / median['onshi'][3]:.2f}"
+        )
+    if "baseline" in median:
+        print(
+            f"  onshi / baseline = {median['onshi'][0] / median['baseline'][0]:.3f} req/s,"
+            f" server CPU per request {median['onshi'][3] / median['baseline'][3]:.3f}"
         )
     for name, bar in (("fastapi", 3), ("asyncpg", 6)):
         if name in median:

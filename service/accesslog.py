@@ -92,6 +92,7 @@ class AccessLog:
         self._lock = asyncio.Lock()
         self._away = False
         self._unwritable = False
+        self._persist_scheduled = False
         self.written = 0
 
     async def start(self) -> None:
@@ -126,9 +127,22 @@ class AccessLog:
         """Write `pending` to this worker's file, then empty it: called before an answer
         leaves.  False when the file cannot be written (the disk is full): what was not
         written stays in `pending`."""
-        if not self.pending:
+        pending = self.pending
+        if not pending:
             return True
-        data = memoryview(self.pending)
+        if self._fd is not None and not self._unwritable:
+            # The common case, without a copy: one write of everything, then empty.
+            try:
+                written = os.write(self._fd, pending)
+            except OSError:
+                written = 0
+            if written == len(pending):
+                pending.clear()
+                self._unsaved_bytes += written
+                return True
+            del pending[:written]
+            self._unsaved_bytes += written
+        data = memoryview(pending)
         try:
             if self._fd is None:
                 self._fd = self._open()
@@ -148,6 +162,26 @@ class AccessLog:
             log.info("access records can be written again")
             self._unwritable = False
         return True
+
+    @property
+    def unwritable(self) -> bool:
+        """The last write failed: records are written, and refused, one answer at a time."""
+        return self._unwritable
+
+    def persist_soon(self) -> None:
+        """`persist` at the start of the event loop's next turn, before any answer written
+        in this one leaves: service.transport's one-write transport sends each answer from
+        a callback scheduled after the answer is written, so after this one (a batch's answer,
+        which may be larger than it joins, is persisted at once instead).  One write then
+        covers every record of the turn.  Should it fail, those answers have gone with their
+        records still in memory, and from then on each answer waits for its own write."""
+        if not self._persist_scheduled:
+            self._persist_scheduled = True
+            asyncio.get_running_loop().call_soon(self._persist_now)
+
+    def _persist_now(self) -> None:
+        self._persist_scheduled = False
+        self.persist()
 
     def forget(self, count: int) -> None:
         """Drop the last `count` bytes of records (those of an answer refused because they

@@ -187,6 +187,9 @@ class HotPath:
             # one per decided item (an item refused by validation decides nothing).
             self.limiter.charge_items(institution, pending.count(b"\n", before))
         access: AccessLog = self.access  # type: ignore[assignment]
+        if not batch and not access.unwritable:
+            access.persist_soon()  # on disk before this answer leaves, with the turn's others
+            return answer  # type: ignore[no-any-return]
         if not access.persist():
             # Nothing is disclosed that the access log cannot record (docs/decisions.md).
             access.forget(added)
