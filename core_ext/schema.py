@@ -174,6 +174,8 @@ ENTITIES: tuple[Entity, ...] = (
             Column("institution_code", Form.CODE),
             Column("name", Form.TEXT),
             Column("api_key", Form.SECRET),
+            # Still accepted while a rotation overlaps (docs/operations.md#api-keys).
+            Column("api_key_previous", Form.SECRET, optional=True),
         ),
     ),
 )

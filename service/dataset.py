@@ -72,6 +72,8 @@ class DataSet:
     tables: Tables
     institutions: dict[str, str] = field(default_factory=dict)  # sha256 hex -> code
     institution_names: dict[str, str] = field(default_factory=dict)  # code -> name
+    # code -> the hash of its previous key, accepted too while a rotation overlaps
+    previous_keys: dict[str, str] = field(default_factory=dict)
 
     def build(self) -> tuple[SnapshotData, dict[str, str]]:
         """Its snapshot and institutions (as core_ext.open_snapshot gives a file's)."""
@@ -456,17 +458,26 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         code = c.cell("institution_code")
         name = c.cell("name")
         key = c.cell("api_key")
+        previous = c.cell("api_key_previous")
         if code is not None:
             if not is_institution_code(code):
                 c.fail("institution_code", "must be exactly 10 digits")
             _unique(c, code_line, code, "institution_code")
-        if key is not None:
-            digest = hash_api_key(key)
-            if digest in data.institutions:
-                c.fail("api_key", "the same key is issued to another institution")
-            elif c.ok and code is not None and name is not None:
+        digests: dict[str, str] = {}
+        for column, value in (("api_key", key), ("api_key_previous", previous)):
+            if value is not None:
+                digest = hash_api_key(value)
+                if digest in data.institutions:
+                    c.fail(column, "the same key is issued to another institution")
+                elif digest in digests.values():
+                    c.fail(column, "the same as api_key")
+                digests[column] = digest
+        if c.ok and code is not None and name is not None and key is not None:
+            for digest in digests.values():
                 data.institutions[digest] = code
-                data.institution_names[code] = name
+            data.institution_names[code] = name
+            if previous is not None:
+                data.previous_keys[code] = digests["api_key_previous"]
 
     if problems:
         raise DataSetError(problems)

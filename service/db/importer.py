@@ -68,7 +68,11 @@ async def _finish(conn: asyncpg.Connection, data: DataSet, indexes: list[str]) -
         await conn.execute(definition)
     await conn.copy_records_to_table(
         "institutions",
-        records=[(code, data.institution_names[code], digest) for digest, code in data.institutions.items()],
+        records=[
+            (code, data.institution_names[code], digest, data.previous_keys.get(code))
+            for digest, code in data.institutions.items()
+            if data.previous_keys.get(code) != digest  # one row per institution
+        ],
         columns=DB_COLUMNS["institutions"],
     )
     seq: int = await conn.fetchval(

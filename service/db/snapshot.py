@@ -57,9 +57,12 @@ class Rebuilt:
 
 
 async def read_institutions(conn: asyncpg.Connection) -> tuple[dict[str, str], dict[str, str]]:
-    """(key hash -> institution code, code -> name)."""
+    """(key hash -> institution code, for the current and any previous key; code -> name)."""
     rows = await conn.fetch(CANONICAL_SELECT["institutions"])
-    return {digest: code for code, _name, digest in rows}, {code: name for code, name, _d in rows}
+    keys = {
+        digest: code for code, _name, current, previous in rows for digest in (current, previous) if digest
+    }
+    return keys, {code: name for code, name, *_keys in rows}
 
 
 async def read_insurers(conn: asyncpg.Connection) -> list[InsurerRow]:

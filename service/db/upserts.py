@@ -165,7 +165,12 @@ async def apply_upsert(conn: asyncpg.Connection, body: Any) -> int:
         except DataSetError as exc:
             raise UpsertError([_renumber(p) for p in exc.problems]) from None
         institutions = [
-            (row["institution_code"], row["name"], hash_api_key(row["api_key"] or ""))
+            (
+                row["institution_code"],
+                row["name"],
+                hash_api_key(row["api_key"] or ""),
+                hash_api_key(previous) if (previous := row.get("api_key_previous")) else None,
+            )
             for row in rows.get("institutions", [])
         ]
         await _check_keys_unused(conn, institutions)
@@ -181,12 +186,15 @@ async def apply_upsert(conn: asyncpg.Connection, body: Any) -> int:
 
 async def _check_keys_unused(conn: asyncpg.Connection, institutions: list[tuple[Any, ...]]) -> None:
     problems = []
-    for i, (code, _name, digest) in enumerate(institutions):
-        owner = await conn.fetchval(
-            "SELECT institution_code FROM institutions WHERE api_key_sha256 = $1", digest
-        )
-        if owner is not None and owner != code:
-            problems.append(f"institutions[{i}]: api_key: the same key is issued to another institution")
+    for i, (code, _name, *digests) in enumerate(institutions):
+        for column, digest in zip(("api_key", "api_key_previous"), digests, strict=True):
+            owner = digest and await conn.fetchval(
+                "SELECT institution_code FROM institutions "
+                "WHERE api_key_sha256 = $1 OR api_key_previous_sha256 = $1",
+                digest,
+            )
+            if owner and owner != code:
+                problems.append(f"institutions[{i}]: {column}: the same key is issued to another institution")
     if problems:
         raise UpsertError(problems)
 
