@@ -112,6 +112,12 @@ def test_trickling_connections_are_closed_while_a_polite_client_is_answered(serv
     finally:
         polite.stop.set()
         polite.join(15)
+    slowest = max(seconds for _, seconds in polite.answers)
+    print(
+        f"{len(closed)} of {TRICKLERS} trickling connections closed"
+        f" after {min(closed):.1f}-{max(closed):.1f} s;"
+        f" {len(polite.answers)} polite answers, the slowest in {slowest * 1000:.0f} ms"
+    )
     assert len(closed) == TRICKLERS, f"{TRICKLERS - len(closed)} still open after 60 s"
     # The header deadline is 10 s from the connection: none goes early, all soon after.
     assert min(closed) >= 9.5 and max(closed) < 20, (min(closed), max(closed))
