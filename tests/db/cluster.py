@@ -62,8 +62,9 @@ class Cluster:
             "start",
         )
 
-    def stop(self) -> None:
-        self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate`: as a crash (no checkpoint; recovery at the next start)."""
+        self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def remove(self) -> None:
         subprocess.run(
