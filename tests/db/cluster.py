@@ -66,6 +66,21 @@ class Cluster:
         """`immediate`: as a crash (no checkpoint; recovery at the next start)."""
         self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def examples_database(self) -> str:
+        """A database `onshi` on this cluster with the public examples imported; its URL."""
+        from tests.conftest import EXAMPLES
+        from tests.processes import ONSHI
+
+        subprocess.run(
+            ["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "onshi"], check=True
+        )
+        url = self.url.rsplit("/", 1)[0] + "/onshi"
+        done = subprocess.run(
+            [str(ONSHI), "import", str(EXAMPLES / "data"), "--database-url", url], capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+        return url
+
     def remove(self) -> None:
         subprocess.run(
             [

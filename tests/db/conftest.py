@@ -73,6 +73,19 @@ def db() -> Iterator[str]:
 
 
 @pytest.fixture
+def cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster of its own (tests.db.cluster), started; removed after."""
+    from tests.db.cluster import Cluster
+
+    c = Cluster().init()
+    c.start()
+    try:
+        yield c
+    finally:
+        c.remove()
+
+
+@pytest.fixture
 def loaded(db: str) -> str:
     """A new database with the public examples imported by `onshi import`."""
     result = subprocess.run(

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.db.cluster import Cluster, available
-from tests.db.conftest import query, url_for
+from tests.db.conftest import query
 from tests.db.server import ONSHI, Server
 from tests.processes import assert_examples_pass
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(available() is not None, reason=str(available()))]
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    c = Cluster().init()
-    c.start()
-    try:
-        yield c
-    finally:
-        c.remove()
 
 
 def _copying(url: str) -> bool:
@@ -35,14 +23,7 @@ def _copying(url: str) -> bool:
 
 
 def test_an_import_cut_off_by_a_crash_leaves_the_previous_data_set(cluster: Cluster, tmp_path: Path) -> None:
-    subprocess.run(
-        ["createdb", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "onshi"], check=True
-    )
-    url = url_for(cluster.url, "onshi")
-    done = subprocess.run(
-        [str(ONSHI), "import", str(EXAMPLES / "data"), "--database-url", url], capture_output=True
-    )
-    assert done.returncode == 0, done.stderr
+    url = cluster.examples_database()
     before = {t: query(url, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("persons", "qualifications")}
     big = tmp_path / "big"
     subprocess.run(

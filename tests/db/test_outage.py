@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
 from tests.db.cluster import Cluster, available
-from tests.db.conftest import query, url_for
-from tests.db.server import ONSHI, Server
+from tests.db.conftest import query
+from tests.db.server import Server
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
 CARD_1 = {"presented": "myna_card", "certificate_serial": "ABCDEF0000000001", "auth_method": "face"}
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    c = Cluster().init()
-    c.start()
-    try:
-        yield c
-    finally:
-        c.remove()
 
 
 def send(server: Server, label: str, count: int) -> list[list[str]]:
@@ -41,14 +28,7 @@ def send(server: Server, label: str, count: int) -> list[list[str]]:
 
 
 def test_outage_keeps_answering_and_loses_no_access_record(cluster: Cluster, tmp_path: Path) -> None:
-    subprocess.run(
-        ["createdb", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "onshi"], check=True
-    )
-    url = url_for(cluster.url, "onshi")
-    result = subprocess.run(
-        [str(ONSHI), "import", str(EXAMPLES / "data"), "--database-url", url], capture_output=True
-    )
-    assert result.returncode == 0, result.stderr
+    url = cluster.examples_database()
     state = tmp_path / "state"
     server = Server(url, state, ONSHI_STALE_AFTER_SECONDS="1").start()
     try:

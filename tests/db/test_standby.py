@@ -8,7 +8,6 @@ standby, answering a change only once the standby has replayed it.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from core_ext import open_snapshot
-from tests.conftest import EXAMPLES
 from tests.db.cluster import Cluster, available, standby_of
 from tests.db.conftest import query, url_for
-from tests.db.server import ONSHI, Server
+from tests.db.server import Server
 from tests.db.test_follow_snapshot_file import (
     CARD_1,
     DEREGISTRATION,
@@ -41,14 +39,7 @@ def replicated() -> Iterator[tuple[str, str]]:
     primary.start()
     standby = None
     try:
-        subprocess.run(
-            ["createdb", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "onshi"], check=True
-        )
-        primary_url = url_for(primary.url, "onshi")
-        done = subprocess.run(
-            [str(ONSHI), "import", str(EXAMPLES / "data"), "--database-url", primary_url], capture_output=True
-        )
-        assert done.returncode == 0, done.stderr
+        primary_url = primary.examples_database()
         standby = standby_of(primary)
         standby_url = url_for(standby.url, "onshi")
         assert query(standby_url, "SELECT pg_is_in_recovery() AS r")[0]["r"] is True
