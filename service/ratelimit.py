@@ -50,8 +50,7 @@ class RateLimiter:
     """Admits an institution's requests and batch items at configured rates.
 
     `rate` requests per second with bursts of `burst` (default: one second's worth);
-    `items_per_minute` batch items, bursting one minute's worth; `overrides` gives some
-    institutions a rate of their own (requests per second).  None disables a limit.
+    `items_per_minute` batch items, bursting one minute's worth.  None disables a limit.
     """
 
     def __init__(
@@ -60,12 +59,10 @@ class RateLimiter:
         rate: float | None,
         burst: float | None = None,
         items_per_minute: float | None = None,
-        overrides: dict[str, float] | None = None,
     ) -> None:
         self.rate = rate
         self.burst = burst
         self.items_per_minute = items_per_minute
-        self.overrides = overrides or {}
         state_dir.mkdir(parents=True, exist_ok=True)
         size = SLOTS * SLOT.size
         self._fd = os.open(state_dir / FILE_NAME, os.O_RDWR | os.O_CREAT, 0o600)
@@ -80,7 +77,7 @@ class RateLimiter:
 
     def admit(self, institution: str, now: float | None = None) -> int:
         """0 when a request may go on, else the whole seconds to wait (Retry-After)."""
-        rate = self.overrides.get(institution, self.rate)
+        rate = self.rate
         if rate is None and self.items_per_minute is None:
             return 0
         now = time.time() if now is None else now
@@ -93,7 +90,7 @@ class RateLimiter:
             if rate is None:
                 return 0
             interval = 1.0 / rate
-            burst = self.burst if self.burst is not None and institution not in self.overrides else rate
+            burst = rate if self.burst is None else self.burst
             due = max(requests_at, now) + interval
             if due - now > burst * interval:
                 REFUSALS["rate_requests"] += 1
