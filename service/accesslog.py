@@ -130,34 +130,25 @@ class AccessLog:
         pending = self.pending
         if not pending:
             return True
-        if self._fd is not None and not self._unwritable:
-            # The common case, without a copy: one write of everything, then empty.
-            try:
-                written = os.write(self._fd, pending)
-            except OSError:
-                written = 0
-            if written == len(pending):
-                pending.clear()
-                self._unsaved_bytes += written
-                return True
-            del pending[:written]
-            self._unsaved_bytes += written
-        data = memoryview(pending)
+        written, failure = 0, None
         try:
             if self._fd is None:
                 self._fd = self._open()
-            while data:
-                data = data[os.write(self._fd, data) :]
+            written = os.write(self._fd, pending)  # nearly always all of it, without a copy
+            while written < len(pending):
+                with memoryview(pending) as view:
+                    written += os.write(self._fd, view[written:])
         except OSError as exc:
+            failure = exc
+        del pending[:written]
+        self._unsaved_bytes += written
+        if failure is not None:
             if not self._unwritable:
-                log.error("access records cannot be written (%s): confirmations are refused", exc.strerror)
+                log.error(
+                    "access records cannot be written (%s): confirmations are refused", failure.strerror
+                )
             self._unwritable = True
             return False
-        finally:
-            written = len(self.pending) - len(data)
-            data.release()
-            del self.pending[:written]
-            self._unsaved_bytes += written
         if self._unwritable:
             log.info("access records can be written again")
             self._unwritable = False

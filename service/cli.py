@@ -201,7 +201,6 @@ def serve(args: argparse.Namespace) -> int:
 def _run(settings: Settings, app: object) -> int:
     """Serve `app` (an application, or the import string of a factory for worker processes)
     until stopped, draining first (service/serving.py); the exit code."""
-
     from service.serving import ServerConfig, Supervisor, serve_one
     from service.slowclients import ClientLimits, GuardedHttpToolsProtocol, max_connections_default
 
