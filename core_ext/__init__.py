@@ -45,7 +45,7 @@ from ._codes import (
 )
 from ._file import OpenedSnapshot, SnapshotFileError, open_snapshot, write_snapshot
 from ._logline import COLUMNS as ACCESS_COLUMNS
-from ._logline import access_line, parse_access_line
+from ._logline import MISS_PERSONS, access_line, parse_access_line
 from ._text import (
     NO_END,
     insurer_check_digit,
@@ -119,6 +119,7 @@ __all__ = [
     "StreamBuilder",
     "Tables",
     "checkrows",
+    "MISS_PERSONS",
     "access_line",
     "error_body",
     "id_at",

@@ -126,6 +126,30 @@ cdef int log_line(
     w[0] = b'\n'
     return PyByteArray_Resize(log, w + 1 - base)
 
+cdef int log_misses(Core self, bytearray log, const LogHead* head, const Req* r) except -1:
+    """A number-path NOT_FOUND's lines (core_ext._logline): one per person under the key
+    and branch, whose birthdate did not match, or one naming nobody when there is no key."""
+    cdef int persons[MISS_PERSONS]
+    cdef int n = 0, k, i, j, p
+    k = find_key(self, r) if r.insurer >= 0 else -1
+    while k >= 0 and n < MISS_PERSONS:
+        if r.branch < 0 or self.qrows[k].branch == r.branch:
+            p = self.qrows[k].person
+            i = n  # insertion sort: the persons in order, each once
+            while i > 0 and persons[i - 1] > p:
+                i -= 1
+            if i == 0 or persons[i - 1] != p:
+                for j in range(n, i, -1):
+                    persons[j] = persons[j - 1]
+                persons[i] = p
+                n += 1
+        k = self.key_next[k]
+    if n == 0:
+        return log_line(self, log, head, r.presented, NOT_FOUND, -1, -1)
+    for i in range(n):
+        log_line(self, log, head, r.presented, NOT_FOUND, persons[i], -1)
+    return 0
+
 cdef int put_result(Core self, Buf* b, const Req* r, bytes checked_at, bint stale,
                     bytearray log, const LogHead* head) except -1:
     """The fields of one result, from "checked_at" to "alternatives", without braces."""
@@ -139,7 +163,10 @@ cdef int put_result(Core self, Buf* b, const Req* r, bytes checked_at, bint stal
         dec = number_path(core, r)
     self.counts[dec.code] += 1
     if log is not None:
-        log_line(core, log, head, r.presented, dec.code, dec.person, dec.qual)
+        if dec.code == NOT_FOUND and r.presented != MYNA_CARD:
+            log_misses(core, log, head, r)
+        else:
+            log_line(core, log, head, r.presented, dec.code, dec.person, dec.qual)
     put(b, b'"checked_at":', 13)
     put_bytes(b, checked_at)
     put(b, b',"confirmation_date":', 21)

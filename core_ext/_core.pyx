@@ -76,11 +76,12 @@ cdef enum:
     CODE_FORMS_MAX = 65536  # distinct non-ASCII symbols or numbers memoised per core
     OUT_START = 4096  # the reused single-answer buffer (a typical answer is about 1 KiB)
     OUT_KEEP = 65536
+    MISS_PERSONS = 32  # core_ext._logline.MISS_PERSONS
 
 
 def _check_mirrors():
     """Refuse to load when a constant above differs from its home (a stale or edited build)."""
-    from . import _build, _codes, _text
+    from . import _build, _codes, _logline, _text
 
     homes = {
         _codes: {
@@ -99,6 +100,7 @@ def _check_mirrors():
         },
         _text: {"NO_END": NO_END, "FNV_BASIS": FNV_BASIS},
         _build: {"BIG_ID": <unsigned int>BIG_ID, "EVENT_MAX": EVENT_MAX, "LONG_TEXT": LONG_TEXT},
+        _logline: {"MISS_PERSONS": MISS_PERSONS},
     }
     drifted = [
         f"{module.__name__}.{name} = {getattr(module, name, None)!r}, compiled {value!r}"

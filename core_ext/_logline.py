@@ -7,10 +7,17 @@ write the lines themselves, rather than calling a writer per decision, because a
 Python call per confirmation would cost more than the rest of the decision.
 
 `at,institution_code,presented,code,request_id,person_id,qualification_id` and a
-newline; an empty field is null.  Every field is digits, a fixed name, a timestamp
-or a request id from [A-Za-z0-9._:-], so nothing needs quoting.  The cores append
-these bytes straight into the access log's buffer (a bytearray): no tuple, no str
-and no formatting pass per confirmation on the hot path.
+newline; an empty field is null.  A number-path `NOT_FOUND` that names a person is a
+birthdate mismatch: the request's key (and branch) exists, under that person, but the
+birthdate was another.  Each person under the key gets a line (at most `MISS_PERSONS`,
+the first met in the key's row order, written in the snapshot's person order), so that
+the member sees the attempt in their access log.  A `NOT_FOUND` naming nobody found no
+such key.
+
+Every field is digits, a fixed name, a timestamp or a request id from [A-Za-z0-9._:-],
+so nothing needs quoting.  The cores append these bytes straight into the access log's
+buffer (a bytearray): no tuple, no str and no formatting pass per confirmation on the
+hot path.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from typing import Any
 from ._codes import CODE_NAMES, PRESENTED
 
 PRESENTED_NAMES: dict[int, str] = {number: name for name, number in PRESENTED.items()}
+# The persons a birthdate mismatch is recorded against, at most (a key is one household).
+MISS_PERSONS = 32
 # The fields of a line, in order: the access_log table's columns.
 COLUMNS = ("at", "institution_code", "presented", "code", "request_id", "person_id", "qualification_id")
 

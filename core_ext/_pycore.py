@@ -52,7 +52,7 @@ from ._codes import (
     VALID_MULTIPLE,
     copay_percent,
 )
-from ._logline import access_line
+from ._logline import MISS_PERSONS, access_line
 from ._request import Parsed, check_batch, check_institution_code, json_object, parse_item, validation_error
 from ._text import (
     NO_END,
@@ -234,6 +234,19 @@ class Core:
                 warnings.append(DOCUMENT_EXPIRES_SOON)
         return VALID, q, [], p
 
+    def _mismatched_persons(self, r: Parsed) -> list[int]:
+        """The persons under a missed key and branch (core_ext._logline: a birthdate mismatch)."""
+        d = self.data
+        insurer = d.insurer_index.get(r.insurer_number)
+        group = None if insurer is None else self.key_group(insurer, r.symbol, r.number)
+        persons: list[int] = []
+        for q in group or ():
+            if len(persons) == MISS_PERSONS:
+                break
+            if (r.branch < 0 or d.q_branch[q] == r.branch) and d.q_person[q] not in persons:
+                persons.append(d.q_person[q])
+        return sorted(persons)
+
     # ----------------------------------------------------------------- answers
 
     def _person(self, p: int) -> dict[str, Any]:
@@ -294,11 +307,16 @@ class Core:
         self.code_counts[code] += 1
         if log is not None:
             d = core.data
-            person_id = id_at(d.p_id, d.p_id_big, p) if p >= 0 else None
             qualification_id = id_at(d.q_id, d.q_id_big, q) if q >= 0 else None
-            log += access_line(
-                checked_at, institution, r.presented, code, request_id, person_id, qualification_id
-            )
+            if code == NOT_FOUND and r.presented != MYNA_CARD:
+                persons = core._mismatched_persons(r) or [-1]
+            else:
+                persons = [p]
+            for looked_up in persons:
+                person_id = id_at(d.p_id, d.p_id_big, looked_up) if looked_up >= 0 else None
+                log += access_line(
+                    checked_at, institution, r.presented, code, request_id, person_id, qualification_id
+                )
         outcome = OUTCOMES[code]
         person = qualification = None
         alt_answers: list[dict[str, Any]] = []

@@ -319,6 +319,10 @@ class AccessLog:
             # Japan time with milliseconds, like checked_at, so all sources sort as text.
             answers += [{**dict(r), "at": _japan_time(r["at"])} for r in stored]
         answers.sort(key=lambda a: a["at"], reverse=True)
+        for answer in answers[:limit]:
+            # A NOT_FOUND recorded against a person is a wrong birthdate for their key
+            # (core_ext._logline): someone tried, and the member should see it.
+            answer["birthdate_mismatch"] = answer["code"] == "NOT_FOUND"
         return answers[:limit]
 
 

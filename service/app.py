@@ -21,6 +21,7 @@ from service.follower import STATE_SNAPSHOT, Follower
 from service.hotpath import HotPath
 from service.loading import source_generation
 from service.metrics import OnshiCollector, RequestMetrics
+from service.probing import ProbeGuard
 from service.ratelimit import RateLimiter
 from service.routes import admin, confirmations, ops
 from service.settings import Settings
@@ -155,7 +156,12 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         if settings.rate_limit or settings.rate_limit_items
         else None
     )
-    return HotPath(app, state, metrics, access, limiter)
+    guard = (
+        ProbeGuard(Path(settings.state_dir), settings.miss_limit or None, settings.key_miss_limit or None)
+        if settings.miss_limit or settings.key_miss_limit
+        else None
+    )
+    return HotPath(app, state, metrics, access, limiter, guard)
 
 
 def app_factory() -> HotPath:

@@ -18,6 +18,7 @@ from core_ext import error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import REFUSALS, RequestMetrics
+from service.probing import ProbeGuard
 from service.ratelimit import RateLimiter
 from service.state import Generation, ServiceState
 
@@ -65,12 +66,14 @@ class HotPath:
         metrics: RequestMetrics,
         access: AccessLog | None = None,
         limiter: RateLimiter | None = None,
+        guard: ProbeGuard | None = None,
     ) -> None:
         self.app = app
         self.state = state
         self.metrics = metrics
         self.access = access  # None: confirmations are not recorded (in-process tests only)
         self.limiter = limiter  # None: no rate limits
+        self.guard = guard  # None: number-path misses are not limited
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(6).hex()
 
@@ -149,7 +152,7 @@ class HotPath:
             elif not _is_json(content_type):
                 status, payload = 415, UNSUPPORTED_MEDIA
             else:
-                status, payload = self._decide(gen, body, batch, institution, rid)
+                status, payload, retry_after = self._decide(gen, body, batch, institution, rid)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
@@ -165,34 +168,43 @@ class HotPath:
 
     def _decide(
         self, gen: Generation, body: bytes, batch: bool, institution: str, rid: str
-    ) -> tuple[int, bytes]:
-        """Hand the raw body to the core; never let a bug become a dropped connection."""
+    ) -> tuple[int, bytes, int]:
+        """Hand the raw body to the core; never let a bug become a dropped connection.
+
+        (status, answer, Retry-After seconds or 0)."""
         today, checked_at = tokyo_now()
         state = self.state
         stale = state.stale_after is not None and state.stale(time.time())
-        # The core appends each decision's record to the access log's buffer itself.
-        pending = None if self.access is None else self.access.pending
+        # The core appends each decision's record to the access log's buffer itself (the
+        # probing limits read them too, so they get a buffer of their own without a log).
+        access, guard = self.access, self.guard
+        pending = access.pending if access is not None else None if guard is None else bytearray()
         decide = gen.core.confirm_batch if batch else gen.core.confirm
         before = 0 if pending is None else len(pending)
         try:
-            answer = decide(body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending)
+            status, answer = decide(
+                body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending
+            )
         except Exception:
             log.exception("confirmation failed", extra={"request_id": rid})
-            answer = 500, INTERNAL
-        if pending is None:
-            return answer  # type: ignore[no-any-return]
-        added = len(pending) - before
+            return 500, INTERNAL, 0
+        if pending is None or len(pending) == before:
+            return status, answer, 0  # nothing decided (400, 422, 403), or nothing recorded
+        if guard is not None and (retry_after := guard.review(institution, answer, pending, before)):
+            del pending[before:]  # refused: nothing was disclosed, so nothing is recorded
+            return 429, RATE_LIMITED, retry_after
+        if access is None:
+            return status, answer, 0
         if batch and self.limiter is not None:
             # The batch's items are counted by the records it added to the access log:
             # one per decided item (an item refused by validation decides nothing).
             self.limiter.charge_items(institution, pending.count(b"\n", before))
-        access: AccessLog = self.access  # type: ignore[assignment]
         if not batch and not access.unwritable:
             access.persist_soon()  # on disk before this answer leaves, with the turn's others
-            return answer  # type: ignore[no-any-return]
+            return status, answer, 0
         if not access.persist():
             # Nothing is disclosed that the access log cannot record (docs/decisions.md).
-            access.forget(added)
+            access.forget(len(pending) - before)
             REFUSALS["access_log_unwritable"] += 1
-            return 503, LOG_UNWRITABLE
-        return answer  # type: ignore[no-any-return]
+            return 503, LOG_UNWRITABLE, 0
+        return status, answer, 0

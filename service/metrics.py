@@ -17,7 +17,7 @@ from core_ext import CODE_NAMES
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-# Requests and connections refused before an answer was decided, by reason (a bounded
+# Requests and connections refused instead of answered, by reason (a bounded
 # label set: never by institution).  One per process, like the protocol objects that
 # count into it; every reason is exported from the start, at 0.
 REFUSALS: dict[str, int] = dict.fromkeys(
@@ -27,10 +27,15 @@ REFUSALS: dict[str, int] = dict.fromkeys(
         "connection_cap",
         "rate_requests",
         "rate_items",
+        "miss_limit",
+        "key_locked",
         "access_log_unwritable",
     ),
     0,
 )
+# What the probing limits (service/probing.py) counted: number-path misses, the birthdate
+# mismatches among them (one per person under the key), and keys locked for the day.
+PROBES: dict[str, int] = dict.fromkeys(("number_path_misses", "birthdate_mismatches", "keys_locked"), 0)
 
 
 class RequestMetrics:
@@ -84,12 +89,18 @@ class OnshiCollector(Collector):
         yield decisions
         refused = CounterMetricFamily(
             "onshi_refusals",
-            "Requests and connections refused before a decision, by reason",
+            "Requests and connections refused instead of answered, by reason",
             labels=["reason"],
         )
         for reason, count in REFUSALS.items():
             refused.add_metric([reason], count)
         yield refused
+        probes = CounterMetricFamily(
+            "onshi_probe_events", "Number-path misses, birthdate mismatches and keys locked", labels=["event"]
+        )
+        for event, count in PROBES.items():
+            probes.add_metric([event], count)
+        yield probes
         info = self.state_info()
         yield GaugeMetricFamily(
             "onshi_snapshot_age_seconds", "Seconds since the snapshot was loaded", value=info["age_seconds"]

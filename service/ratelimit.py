@@ -22,28 +22,20 @@ answered: one batch may overdraw the allowance, and the institution then waits i
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import math
-import mmap
-import os
 import struct
 import time
-import zlib
 from pathlib import Path
 
 from service.metrics import REFUSALS
+from service.sharedslots import SharedSlots
 
 SLOT = struct.Struct("<16sdd")  # the code (or a digest of a longer one), then the two clocks
 SLOTS = 1 << 19  # over twice Japan's ~240,000 clinics and pharmacies; a sparse 16 MiB file
 FILE_NAME = "rate-limits.bin"
-EMPTY = bytes(16)
 REQUESTS_AT, ITEMS_AT = 16, 24  # the clocks' offsets within a slot
 ITEM_WINDOW = 60.0  # ONSHI_RATE_LIMIT_ITEMS is per minute, and a minute's worth may burst
-
-
-class TableFull(RuntimeError):
-    """More institutions than slots (never expected: SLOTS is over twice the nation's)."""
 
 
 class RateLimiter:
@@ -63,17 +55,12 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.items_per_minute = items_per_minute
-        state_dir.mkdir(parents=True, exist_ok=True)
-        size = SLOTS * SLOT.size
-        self._fd = os.open(state_dir / FILE_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.fstat(self._fd).st_size < size:
-            os.ftruncate(self._fd, size)  # zero pages, allocated only when written
-        self._map = mmap.mmap(self._fd, size)
+        self._table = SharedSlots(state_dir / FILE_NAME, SLOTS, SLOT.size)
+        self._map = self._table.map
         self._slots: dict[str, int] = {}
 
     def close(self) -> None:
-        self._map.close()
-        os.close(self._fd)
+        self._table.close()
 
     def admit(self, institution: str, now: float | None = None) -> int:
         """0 when a request may go on, else the whole seconds to wait (Retry-After)."""
@@ -82,7 +69,7 @@ class RateLimiter:
             return 0
         now = time.time() if now is None else now
         offset = self._slot(institution)
-        with _Locked(self._fd, offset):
+        with self._table.locked(offset):
             _, requests_at, items_at = SLOT.unpack_from(self._map, offset)
             if self.items_per_minute is not None and items_at - now > ITEM_WINDOW:
                 REFUSALS["rate_items"] += 1
@@ -104,7 +91,7 @@ class RateLimiter:
             return
         now = time.time() if now is None else now
         offset = self._slot(institution)
-        with _Locked(self._fd, offset):
+        with self._table.locked(offset):
             (items_at,) = struct.unpack_from("<d", self._map, offset + ITEMS_AT)
             struct.pack_into(
                 "<d", self._map, offset + ITEMS_AT, max(items_at, now) + items * 60.0 / self.items_per_minute
@@ -112,43 +99,16 @@ class RateLimiter:
 
     def _slot(self, institution: str) -> int:
         offset = self._slots.get(institution)
-        if offset is not None:
-            return offset
-        code = institution.encode()
-        if len(code) > 16:
-            code = hashlib.blake2b(code, digest_size=16).digest()
-        index = zlib.crc32(code) % SLOTS
-        for _ in range(SLOTS):
-            offset = index * SLOT.size
-            with _Locked(self._fd, offset):
-                held = self._map[offset : offset + 16]
-                if held == EMPTY:
-                    self._map[offset : offset + 16] = code.ljust(16, b"\0")
-                    break
-                if held.rstrip(b"\0") == code:
-                    break
-            index = (index + 1) % SLOTS
-        else:
-            raise TableFull(f"{SLOTS} institutions already have a rate-limit slot")
-        self._slots[institution] = offset
+        if offset is None:
+            offset = self._slots[institution] = self._table.claim(slot_key(institution))
         return offset
+
+
+def slot_key(institution: str) -> bytes:
+    """An institution's 16-byte slot key: its code, or a digest of a longer one."""
+    code = institution.encode()
+    return hashlib.blake2b(code, digest_size=16).digest() if len(code) > 16 else code
 
 
 def _seconds(wait: float) -> int:
     return max(1, math.ceil(wait))
-
-
-class _Locked:
-    """An exclusive lock on one slot's bytes, shared with the other workers."""
-
-    __slots__ = ("fd", "offset")
-
-    def __init__(self, fd: int, offset: int) -> None:
-        self.fd = fd
-        self.offset = offset
-
-    def __enter__(self) -> None:
-        fcntl.lockf(self.fd, fcntl.LOCK_EX, SLOT.size, self.offset)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.lockf(self.fd, fcntl.LOCK_UN, SLOT.size, self.offset)

@@ -57,6 +57,11 @@ class Settings(LogSettings):
     rate_limit: float = Field(default=0.0, ge=0)
     rate_burst: float | None = Field(default=None, ge=1)
     rate_limit_items: float = Field(default=0.0, ge=0)
+    # Number-path misses per institution per hour before its number path is refused (429),
+    # and wrong birthdates per institution and key per day in Japan before that key is
+    # refused to it until midnight; 0 turns either off (service/probing.py).
+    miss_limit: int = Field(default=1000, ge=0)
+    key_miss_limit: int = Field(default=5, ge=0)
     # Open connections per worker beyond which a new one is answered 503 and closed
     # (default: 1,000, or the open-file limit less 64 where that is lower).
     max_connections: int | None = Field(default=None, ge=1)

@@ -123,7 +123,14 @@ def test_confirmations_before_sigterm_are_all_in_the_access_log(loaded: str, tmp
         )
         assert status == 200 and len(records) == 150
         assert records == sorted(records, key=lambda r: r["at"], reverse=True)
-        assert set(records[0]) == {"at", "institution_code", "presented", "code", "request_id"}
+        assert set(records[0]) == {
+            "at",
+            "institution_code",
+            "presented",
+            "code",
+            "request_id",
+            "birthdate_mismatch",
+        }
     finally:
         server.stop()
 

@@ -67,6 +67,7 @@ def test_confirmations_are_recorded_in_the_state_directory(tmp_path: Path) -> No
         "presented": "myna_card",
         "code": "VALID",
         "request_id": "b",
+        "birthdate_mismatch": False,
     }
 
 
