@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from . import _pycore, schema
-from ._answers import error_body
+from ._answers import MAX_BATCH_ITEMS, error_body
 from ._build import (
     BIG_ID,
     HELD,
@@ -36,18 +36,25 @@ from ._build import (
     text_at,
 )
 from ._codes import (
+    AUTH_METHODS,
     CODE_NAMES,
     DOCUMENT_KINDS,
     ELIGIBILITY_CERTIFICATE,
     INCOME_CLASSES,
+    INFO_NOTICE,
     LEGACY_CARD,
     LIMIT_CATEGORIES,
+    MYNA_CARD,
+    PRESENTED,
 )
 from ._file import OpenedSnapshot, SnapshotFileError, open_snapshot, write_snapshot
 from ._logline import COLUMNS as ACCESS_COLUMNS
 from ._logline import MISS_PERSONS, access_line, parse_access_line
 from ._text import (
     NO_END,
+    NUMBER_MAX,
+    SERIAL_MAX,
+    SYMBOL_MAX,
     insurer_check_digit,
     is_institution_code,
     normalise_branch,
@@ -92,6 +99,14 @@ def snapshot(tables: Tables) -> SnapshotData:
 
 
 __all__ = [
+    "SYMBOL_MAX",
+    "SERIAL_MAX",
+    "NUMBER_MAX",
+    "PRESENTED",
+    "MYNA_CARD",
+    "INFO_NOTICE",
+    "AUTH_METHODS",
+    "MAX_BATCH_ITEMS",
     "ACCESS_COLUMNS",
     "BIG_ID",
     "CODE_NAMES",

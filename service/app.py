@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from core_ext import CODE_NAMES
+from service import openapi
 from service.accesslog import AccessLog
 from service.db.pool import Database
 from service.follower import STATE_SNAPSHOT, Follower
@@ -146,6 +147,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     app.include_router(confirmations.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
+    openapi.install(app)
     limiter = (
         RateLimiter(
             Path(settings.state_dir),

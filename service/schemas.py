@@ -1,7 +1,8 @@
-"""Request and answer schemas of the confirmation API, for the OpenAPI document only.
+"""Answer schemas of the confirmation API, for the OpenAPI document only.
 
-The hot path never builds these models: it parses bytes in core_ext.  They exist so
-/docs and /openapi.json describe the hot routes exactly (CONTRACT.md §2).
+The hot path never builds these models: it writes bytes in core_ext.  They exist so
+/docs and /openapi.json describe the hot routes' answers (CONTRACT.md §2); the request
+bodies are stated by service/openapi.py from the validator's own rules.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Presented = Literal["myna_card", "legacy_card", "eligibility_certificate", "info_notice", "unspecified"]
 Code = Literal[
     "VALID",
     "VALID_MULTIPLE",
@@ -29,37 +29,6 @@ Code = Literal[
     "FACE_AUTH_REQUIRED",
     "NOT_REGISTERED",
 ]
-
-
-class Consent(BaseModel):
-    limit_info: bool = False
-
-
-class ConfirmationItem(BaseModel):
-    """One confirmation; which fields are needed depends on `presented`."""
-
-    confirmation_date: str | None = Field(None, description="YYYY-MM-DD; default today in Asia/Tokyo")
-    presented: Presented
-    certificate_serial: str | None = Field(None, description="myna_card: 1-32 hex characters")
-    auth_method: Literal["face", "pin", "visual"] | None = Field(None, description="myna_card")
-    insurer_number: str | None = Field(None, description="number path: 6 or 8 digits")
-    symbol: str | None = Field(None, description="number path; may be empty")
-    number: str | None = Field(None, description="number path")
-    branch: str | None = Field(None, description="number path, optional: 2 digits")
-    birthdate: str | None = Field(None, description="number path: YYYY-MM-DD")
-    identity_verified: bool | None = Field(None, description="info_notice: the My Number card was checked")
-    proxy: bool = False
-    consent: Consent | None = None
-
-
-class ConfirmationRequest(ConfirmationItem):
-    institution_code: str = Field(description="10 digits; must be the API key's institution")
-
-
-class BatchRequest(BaseModel):
-    institution_code: str
-    confirmation_date: str | None = None
-    items: list[ConfirmationItem] = Field(max_length=10_000)
 
 
 class Person(BaseModel):
