@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default 127.0.0.1, env ONSHI_HOST)")
     serve.add_argument("--port", type=int, help="listen port (default 8000, env ONSHI_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate chain")
+    serve.add_argument("--ssl-keyfile", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--ssl-ca-certs", metavar="PEM", help="the CA of client certificates (with ONSHI_CLIENT_CERT)"
+    )
     migrate = commands.add_parser("migrate", help="apply migrations/ to PostgreSQL")
     migrate.add_argument("--database-url", metavar="URL", help="PostgreSQL (env ONSHI_DATABASE_URL)")
     load = commands.add_parser("import", help="validate a CSV data set and load it into PostgreSQL")
@@ -87,6 +92,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             ("host", args.host),
             ("port", args.port),
             ("workers", args.workers),
+            ("ssl_certfile", args.ssl_certfile),
+            ("ssl_keyfile", args.ssl_keyfile),
+            ("ssl_ca_certs", args.ssl_ca_certs),
         )
         if value is not None
     }
@@ -203,6 +211,7 @@ def _run(settings: Settings, app: object) -> int:
     until stopped, draining first (service/serving.py); the exit code."""
     from service.serving import ServerConfig, Supervisor, serve_one
     from service.slowclients import ClientLimits, GuardedHttpToolsProtocol, max_connections_default
+    from service.tls import tls_options
 
     config = ServerConfig(
         app,
@@ -229,6 +238,7 @@ def _run(settings: Settings, app: object) -> int:
         server_header=False,
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
+        **tls_options(settings),
     )
     if isinstance(app, str):
         # Worker processes (and a factory in this one) build their Settings from the

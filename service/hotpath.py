@@ -21,6 +21,7 @@ from service.metrics import REFUSALS, RequestMetrics
 from service.probing import ProbeGuard
 from service.ratelimit import RateLimiter
 from service.state import Generation, ServiceState
+from service.tls import CLIENT_CERTIFICATE
 
 SINGLE_PATH = "/v1/confirmations"
 BATCH_PATH = "/v1/confirmations/batch"
@@ -43,8 +44,14 @@ LOG_UNWRITABLE = error_body(
     "ACCESS_LOG_UNAVAILABLE",
     "照会記録を保存できないため、回答できません。しばらくしてから再度照会してください。",
 )
+CERTIFICATE_MISMATCH = error_body(
+    "INSTITUTION_MISMATCH", "クライアント証明書の医療機関等コードがAPIキーの医療機関等と一致しません。"
+)
 NOT_READY = error_body("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
 INTERNAL = error_body("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
+
+
+NONE: dict[str, dict[str, str]] = {}
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -133,6 +140,10 @@ class HotPath:
             status, payload = 503, NOT_READY
         elif institution is None:
             status, payload = 401, UNAUTHENTICATED
+        elif (certified := scope.get("extensions", NONE).get(CLIENT_CERTIFICATE)) is not None and (
+            certified["institution"] != institution
+        ):
+            status, payload = 403, CERTIFICATE_MISMATCH  # a client certificate of another (service/tls.py)
         elif self.limiter is not None and (retry_after := self.limiter.admit(institution)):
             status, payload = 429, RATE_LIMITED  # before the body is read
         elif length is not None and len(length) > 4 and length.isdigit() and int(length) > limit:

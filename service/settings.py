@@ -62,6 +62,13 @@ class Settings(LogSettings):
     # refused to it until midnight; 0 turns either off (service/probing.py).
     miss_limit: int = Field(default=1000, ge=0)
     key_miss_limit: int = Field(default=5, ge=0)
+    # HTTPS served directly (service/tls.py): a PEM certificate chain and its key.  With
+    # ssl_ca_certs and client_cert "optional" or "required", clients present certificates
+    # from that CA, and one whose institution code differs from its API key's gets 403.
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_ca_certs: str | None = None
+    client_cert: Literal["none", "optional", "required"] = "none"
     # Open connections per worker beyond which a new one is answered 503 and closed
     # (default: 1,000, or the open-file limit less 64 where that is lower).
     max_connections: int | None = Field(default=None, ge=1)
@@ -73,6 +80,15 @@ class Settings(LogSettings):
             raise ValueError(
                 f"ONSHI_ADMIN_TOKEN must be set to at least {MIN_ADMIN_TOKEN} characters "
                 "when a database is configured"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _client_certificates_need_tls(self) -> Settings:
+        if self.client_cert != "none" and not (self.ssl_certfile and self.ssl_ca_certs):
+            raise ValueError(
+                "ONSHI_CLIENT_CERT needs HTTPS: set ONSHI_SSL_CERTFILE (and ONSHI_SSL_KEYFILE) and "
+                "ONSHI_SSL_CA_CERTS, the CA that issues the clients' certificates"
             )
         return self
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from core_ext import error_body
 from service.metrics import REFUSALS
+from service.tls import CLIENT_CERTIFICATE, certificate_institution
 from service.transport import CoalescingHttpToolsProtocol
 
 DEFAULT_MAX_CONNECTIONS = 1000
@@ -83,6 +84,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self.due = 0.0  # loop time by which the current phase must end; 0: none
         self.reading_body = False
         self._refused = False
+        # The scope extension naming the client certificate's institution (service/tls.py).
+        self.certificate: dict[str, dict[object, object]] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
@@ -93,6 +96,9 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return
         super().connection_made(transport)
         self.due = self.loop.time() + self.limits.header_timeout
+        institution = certificate_institution(transport)
+        if institution is not None:
+            self.certificate = {CLIENT_CERTIFICATE: {"institution": institution}}
         _ensure_sweeping(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -103,6 +109,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        if self.certificate is not None:
+            self.scope["extensions"] = self.certificate
         if not self.due:  # the first request's clock started at connection_made
             self.due = self.loop.time() + self.limits.header_timeout
 

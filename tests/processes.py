@@ -93,10 +93,15 @@ def ready(base_url: str) -> bool:
         return False
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes], within: float = 60) -> None:
+def wait_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    within: float = 60,
+    is_ready: Callable[[str], bool] = ready,
+) -> None:
     def up() -> bool:
         assert process.poll() is None, "the server exited before it was ready"
-        return ready(base_url)
+        return is_ready(base_url)
 
     wait_until(up, within, "the server is ready")
 
@@ -137,8 +142,16 @@ class Served:
             self.process.wait(10)
 
 
-def serve(tmp_path: Path, source: list[str], workers: int = 1, **env: str) -> Served:
-    """`onshi serve SOURCE` on a free port, state and log under tmp_path, every worker started."""
+def serve(
+    tmp_path: Path,
+    source: list[str],
+    workers: int = 1,
+    is_ready: Callable[[str], bool] = ready,
+    scheme: str = "http",
+    **env: str,
+) -> Served:
+    """`onshi serve SOURCE` on a free port, state and log under tmp_path, every worker started
+    (`is_ready(url)` tells when it answers)."""
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -148,9 +161,9 @@ def serve(tmp_path: Path, source: list[str], workers: int = 1, **env: str) -> Se
             stderr=subprocess.STDOUT,
             env={**os.environ, "ONSHI_STATE_DIR": str(tmp_path / "state"), **env},
         )
-    served = Served(process, port, f"http://127.0.0.1:{port}", tmp_path / "state", log)
+    served = Served(process, port, f"{scheme}://127.0.0.1:{port}", tmp_path / "state", log)
     try:
-        wait_ready(served.url, process)
+        wait_ready(served.url, process, is_ready=is_ready)
         wait_all_started(served.output, workers)
     except BaseException:
         served.kill_if_running()
