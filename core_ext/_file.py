@@ -58,6 +58,7 @@ class OpenedSnapshot(NamedTuple):
     data: SnapshotData
     institutions: dict[str, str]  # key hash -> institution code
     seq: int  # the last change_log entry it contains (a follower resumes after it)
+    rate_limits: dict[str, int]  # institution code -> its own requests per second
 
 
 def _arrays(data: SnapshotData) -> dict[str, tuple[str, Any]]:
@@ -72,9 +73,15 @@ def _arrays(data: SnapshotData) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str | Path, seq: int = 0) -> int:
-    """Write `data`, the institutions (key hash -> code) and the change_log seq the data
-    contains to `path` atomically; return its size."""
+def write_snapshot(
+    data: SnapshotData,
+    institutions: dict[str, str],
+    path: str | Path,
+    seq: int = 0,
+    rate_limits: dict[str, int] | None = None,
+) -> int:
+    """Write `data`, the institutions (key hash -> code, and code -> own rate limit) and the
+    change_log seq the data contains to `path` atomically; return its size."""
     path = Path(path)
     entries: dict[str, list[Any]] = {}
     # Views of the arrays, not copies: the arrays are the snapshot's own memory, and a
@@ -95,6 +102,7 @@ def write_snapshot(data: SnapshotData, institutions: dict[str, str], path: str |
             "qualifications": data.qualifications,
             "seq": seq,
             "institutions": institutions,
+            "rate_limits": rate_limits or {},
             "p_id_big": sorted(data.p_id_big.items()),
             "q_id_big": sorted(data.q_id_big.items()),
             "arrays": entries,
@@ -170,4 +178,7 @@ def open_snapshot(path: str | Path, verify: bool = True) -> OpenedSnapshot:
     seq = manifest.get("seq", 0)  # files written before the seq was recorded: follow from 0
     if type(seq) is not int or seq < 0:
         raise SnapshotFileError(f"{path}: corrupted (change seq {seq!r})")
-    return OpenedSnapshot(data, manifest["institutions"], seq)
+    rate_limits = manifest.get("rate_limits", {})  # files written before there were any: none
+    if type(rate_limits) is not dict or not all(type(r) is int and r > 0 for r in rate_limits.values()):
+        raise SnapshotFileError(f"{path}: corrupted (rate limits)")
+    return OpenedSnapshot(data, manifest["institutions"], seq, rate_limits)

@@ -176,6 +176,8 @@ ENTITIES: tuple[Entity, ...] = (
             Column("api_key", Form.SECRET),
             # Still accepted while a rotation overlaps (docs/operations.md#api-keys).
             Column("api_key_previous", Form.SECRET, optional=True),
+            # Requests per second in place of ONSHI_RATE_LIMIT (service/ratelimit.py).
+            Column("rate_limit", Form.ID, optional=True),
         ),
     ),
 )

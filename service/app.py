@@ -148,15 +148,13 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     app.include_router(ops.router)
     app.include_router(admin.router)
     openapi.install(app)
-    limiter = (
-        RateLimiter(
-            Path(settings.state_dir),
-            settings.rate_limit or None,
-            settings.rate_burst,
-            settings.rate_limit_items or None,
-        )
-        if settings.rate_limit or settings.rate_limit_items
-        else None
+    # Always there: an institution may have a rate of its own (institutions.rate_limit)
+    # while the server has none; without either, admitting costs two dictionary reads.
+    limiter = RateLimiter(
+        Path(settings.state_dir),
+        settings.rate_limit or None,
+        settings.rate_burst,
+        settings.rate_limit_items or None,
     )
     guard = (
         ProbeGuard(Path(settings.state_dir), settings.miss_limit or None, settings.key_miss_limit or None)

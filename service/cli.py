@@ -352,9 +352,12 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
             dataset = load_dir(args.data)
             loaded = time.perf_counter()
             snapshot, institutions, seq = core_ext.snapshot(dataset.tables), dataset.institutions, 0
+            rate_limits = dataset.rate_limits
             phases = f"read+validate {loaded - started:.1f} s, build {time.perf_counter() - loaded:.1f} s"
         else:
-            snapshot, institutions, seq = run_on_connection(args.database_url, _load_from_database)
+            snapshot, institutions, seq, rate_limits = run_on_connection(
+                args.database_url, _load_from_database
+            )
             phases = f"read+build from PostgreSQL {time.perf_counter() - started:.1f} s"
     except DataSetError as exc:
         print(exc.report(), file=sys.stderr)
@@ -364,7 +367,7 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
         print(f"onshi snapshot build: {exc}", file=sys.stderr)
         return 1
     built = time.perf_counter()
-    size = write_snapshot(snapshot, institutions, args.out, seq)
+    size = write_snapshot(snapshot, institutions, args.out, seq, rate_limits)
     print(
         f"wrote {args.out}: {snapshot.persons:,} persons, {snapshot.qualifications:,} qualifications, "
         f"{size / 1e6:,.1f} MB ({size / max(1, snapshot.qualifications):.0f} bytes/qualification); "
@@ -374,12 +377,13 @@ def snapshot_build_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str], int]:
-    """The snapshot, institutions and the change_log seq they reflect, from the database."""
+async def _load_from_database(conn: Any) -> tuple[Any, dict[str, str], int, dict[str, int]]:
+    """The snapshot, institutions' keys, the change_log seq they reflect and the
+    institutions' own rate limits, from the database."""
     from service.db.snapshot import rebuild_snapshot
 
     loaded = await rebuild_snapshot(conn)
-    return loaded.data, loaded.institutions, loaded.seq
+    return loaded.data, loaded.institutions.keys, loaded.seq, loaded.institutions.rate_limits
 
 
 def synth_command(args: argparse.Namespace) -> int:

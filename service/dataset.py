@@ -74,6 +74,8 @@ class DataSet:
     institution_names: dict[str, str] = field(default_factory=dict)  # code -> name
     # code -> the hash of its previous key, accepted too while a rotation overlaps
     previous_keys: dict[str, str] = field(default_factory=dict)
+    # code -> its own requests per second, where it has one (service/ratelimit.py)
+    rate_limits: dict[str, int] = field(default_factory=dict)
 
     def build(self) -> tuple[SnapshotData, dict[str, str]]:
         """Its snapshot and institutions (as core_ext.open_snapshot gives a file's)."""
@@ -459,6 +461,7 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
         name = c.cell("name")
         key = c.cell("api_key")
         previous = c.cell("api_key_previous")
+        rate_limit = c.ident("rate_limit")  # 0: none
         if code is not None:
             if not is_institution_code(code):
                 c.fail("institution_code", "must be exactly 10 digits")
@@ -478,6 +481,8 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
             data.institution_names[code] = name
             if previous is not None:
                 data.previous_keys[code] = digests["api_key_previous"]
+            if rate_limit:
+                data.rate_limits[code] = rate_limit
 
     if problems:
         raise DataSetError(problems)

@@ -75,7 +75,11 @@ PUBLISHER_LOCK = "snapshot.lock"  # held by the one worker that writes it
 
 
 def layered_generation(
-    base: Generation, overlay: Overlay, institutions: dict[str, str], applied_change_seq: int
+    base: Generation,
+    overlay: Overlay,
+    institutions: dict[str, str],
+    applied_change_seq: int,
+    rate_limits: dict[str, int] | None = None,
 ) -> Generation:
     """The base snapshot plus an overlay of changed persons (see service/db/overlay.py)."""
     impl = type(base.core)  # `base` is a full build: its core has no overlay
@@ -94,6 +98,7 @@ def layered_generation(
         qualifications=overlay.qualifications,
         loaded_at=time.time(),
         applied_change_seq=applied_change_seq,
+        rate_limits=base.rate_limits if rate_limits is None else rate_limits,
     )
 
 
@@ -126,6 +131,7 @@ class Follower:
         self.seq = 0  # the last change_log entry answered
         self.dirty = Dirty()  # what changed since the base was built
         self.institutions: dict[str, str] = {}
+        self.rate_limits: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -210,7 +216,12 @@ class Follower:
         started = time.perf_counter()
         loaded = await rebuild_snapshot(conn)
         size = await asyncio.to_thread(
-            write_snapshot, loaded.data, loaded.institutions, self.snapshot_file, loaded.seq
+            write_snapshot,
+            loaded.data,
+            loaded.institutions.keys,
+            self.snapshot_file,
+            loaded.seq,
+            loaded.institutions.rate_limits,
         )
         self.due = None
         log.info(
@@ -242,6 +253,7 @@ class Follower:
         self.base, self.base_built = generation_of(*opened), time.monotonic()
         self.file_identity = identity
         self.seq, self.dirty, self.institutions = opened.seq, Dirty(), opened.institutions
+        self.rate_limits = opened.rate_limits
         self.unserved_base, self.due = True, None
         log.info(
             "snapshot file %s mapped in %.2f s: %d persons, %d qualifications, change seq %d",
@@ -284,10 +296,13 @@ class Follower:
                 if len(self.dirty.persons) > FOLD_PERSONS:
                     self._snapshot_due(f"{len(self.dirty.persons)} persons changed")
                 if self.dirty.institutions:
-                    self.institutions, _names = await read_institutions(conn)
+                    institutions = await read_institutions(conn)
+                    self.institutions, self.rate_limits = institutions.keys, institutions.rate_limits
                     self.dirty.institutions = False
                 overlay = await read_overlay(conn, base.core.data, self.dirty.persons)
-            gen = await asyncio.to_thread(layered_generation, base, overlay, self.institutions, seq)
+            gen = await asyncio.to_thread(
+                layered_generation, base, overlay, self.institutions, seq, self.rate_limits
+            )
             self.seq = seq
             self.unserved_base = False
             self._swap(gen)

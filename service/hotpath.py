@@ -144,7 +144,9 @@ class HotPath:
             certified["institution"] != institution
         ):
             status, payload = 403, CERTIFICATE_MISMATCH  # a client certificate of another (service/tls.py)
-        elif self.limiter is not None and (retry_after := self.limiter.admit(institution)):
+        elif self.limiter is not None and (
+            retry_after := self.limiter.admit(institution, None, gen.rate_limits.get(institution))
+        ):
             status, payload = 429, RATE_LIMITED  # before the body is read
         elif length is not None and len(length) > 4 and length.isdigit() and int(length) > limit:
             # (up to 4 digits is always within both limits: no int() for nearly every request)

@@ -25,7 +25,8 @@ def source_generation(settings: Settings) -> Generation:
     file is mapped, not copied: workers share its pages."""
     if settings.snapshot and not (settings.demo or settings.data):
         return generation_of(*open_snapshot(settings.snapshot))
-    return generation_of(*load_dataset(settings).build())
+    dataset = load_dataset(settings)
+    return generation_of(*dataset.build(), rate_limits=dataset.rate_limits)
 
 
 def check_source(settings: Settings) -> None:

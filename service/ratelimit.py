@@ -62,9 +62,12 @@ class RateLimiter:
     def close(self) -> None:
         self._table.close()
 
-    def admit(self, institution: str, now: float | None = None) -> int:
-        """0 when a request may go on, else the whole seconds to wait (Retry-After)."""
-        rate = self.rate
+    def admit(self, institution: str, now: float | None = None, own_rate: int | None = None) -> int:
+        """0 when a request may go on, else the whole seconds to wait (Retry-After).
+
+        `own_rate`: the institution's own requests per second (its `rate_limit` column),
+        in place of the server's, bursting one second's worth of it."""
+        rate = self.rate if own_rate is None else own_rate
         if rate is None and self.items_per_minute is None:
             return 0
         now = time.time() if now is None else now
@@ -77,7 +80,7 @@ class RateLimiter:
             if rate is None:
                 return 0
             interval = 1.0 / rate
-            burst = rate if self.burst is None else self.burst
+            burst = rate if self.burst is None or own_rate is not None else self.burst
             due = max(requests_at, now) + interval
             if due - now > burst * interval:
                 REFUSALS["rate_requests"] += 1

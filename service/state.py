@@ -28,6 +28,7 @@ class Generation:
     loaded_at: float
     applied_change_seq: int = 0
     snapshot_json: bytes = b""  # the `snapshot` object of answers, encoded once
+    rate_limits: dict[str, int] = field(default_factory=dict)  # code -> its own requests/s
     # Authorization header values already checked: hashing every request costs more
     # than deciding it.  Only accepted values are kept, so the size is bounded by the
     # keys (and a few spellings of each).
@@ -52,7 +53,10 @@ class Generation:
 
 
 def generation_of(
-    data: SnapshotData, institutions: dict[str, str], applied_change_seq: int = 0
+    data: SnapshotData,
+    institutions: dict[str, str],
+    applied_change_seq: int = 0,
+    rate_limits: dict[str, int] | None = None,
 ) -> Generation:
     """A generation answering from one snapshot: a data set's (`DataSet.build`), a mapped file's
     (`core_ext.open_snapshot`) or the database's (`service.db.snapshot.rebuild_snapshot`).
@@ -65,6 +69,7 @@ def generation_of(
         qualifications=data.qualifications,
         loaded_at=time.time(),
         applied_change_seq=applied_change_seq,
+        rate_limits=dict(rate_limits or {}),
     )
 
 

@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -370,3 +371,20 @@ def kill_tree(pid: int) -> None:
     for each in order:
         with contextlib.suppress(ProcessLookupError):
             os.kill(each, signal.SIGKILL)
+
+
+def copy_examples(folder: Path) -> Path:
+    """The public examples' data set, copied to `folder` to be changed."""
+    shutil.copytree(EXAMPLES / "data", folder)
+    return folder
+
+
+def with_rate_limit(institutions_csv: Path, rates: dict[str, str]) -> None:
+    """Add the optional rate_limit column to an institutions.csv, set for `rates`' codes."""
+    with institutions_csv.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    with institutions_csv.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, [*rows[0], "rate_limit"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "rate_limit": rates.get(row["institution_code"], "")})

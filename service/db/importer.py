@@ -69,7 +69,13 @@ async def _finish(conn: asyncpg.Connection, data: DataSet, indexes: list[str]) -
     await conn.copy_records_to_table(
         "institutions",
         records=[
-            (code, data.institution_names[code], digest, data.previous_keys.get(code))
+            (
+                code,
+                data.institution_names[code],
+                digest,
+                data.previous_keys.get(code),
+                data.rate_limits.get(code),
+            )
             for digest, code in data.institutions.items()
             if data.previous_keys.get(code) != digest  # one row per institution
         ],

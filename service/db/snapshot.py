@@ -47,22 +47,35 @@ INSURERS_SELECT = CANONICAL_SELECT["insurers"] + " ORDER BY insurer_number"
 
 
 @dataclass
+class Institutions:
+    """The institutions as a server uses them."""
+
+    keys: dict[str, str]  # key hash -> institution code, for the current and any previous key
+    names: dict[str, str]  # code -> name
+    rate_limits: dict[str, int]  # code -> its own requests per second, where it has one
+
+
+@dataclass
 class Rebuilt:
     """A snapshot read from the database, its institutions and the change seq it reflects."""
 
     data: SnapshotData
-    institutions: dict[str, str]  # sha256(api key) hex -> institution code
-    institution_names: dict[str, str]  # code -> name
+    institutions: Institutions
     seq: int
 
 
-async def read_institutions(conn: asyncpg.Connection) -> tuple[dict[str, str], dict[str, str]]:
-    """(key hash -> institution code, for the current and any previous key; code -> name)."""
+async def read_institutions(conn: asyncpg.Connection) -> Institutions:
     rows = await conn.fetch(CANONICAL_SELECT["institutions"])
-    keys = {
-        digest: code for code, _name, current, previous in rows for digest in (current, previous) if digest
-    }
-    return keys, {code: name for code, name, *_keys in rows}
+    return Institutions(
+        keys={
+            digest: r["institution_code"]
+            for r in rows
+            for digest in (r["api_key_sha256"], r["api_key_previous_sha256"])
+            if digest
+        },
+        names={r["institution_code"]: r["name"] for r in rows},
+        rate_limits={r["institution_code"]: int(r["rate_limit"]) for r in rows if r["rate_limit"]},
+    )
 
 
 async def read_insurers(conn: asyncpg.Connection) -> list[InsurerRow]:
@@ -80,9 +93,9 @@ async def rebuild_snapshot(conn: asyncpg.Connection, compiled: bool | None = Non
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         seq: int = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM change_log")
         insurers = await read_insurers(conn)
-        institutions, names = await read_institutions(conn)
+        institutions = await read_institutions(conn)
         data = await (_streamed(conn, insurers) if use_stream else _from_rows(conn, insurers))
-    return Rebuilt(data, institutions, names, seq)
+    return Rebuilt(data, institutions, seq)
 
 
 async def _streamed(conn: asyncpg.Connection, insurers: list[InsurerRow]) -> SnapshotData:

@@ -170,6 +170,7 @@ async def apply_upsert(conn: asyncpg.Connection, body: Any) -> int:
                 row["name"],
                 hash_api_key(row["api_key"] or ""),
                 hash_api_key(previous) if (previous := row.get("api_key_previous")) else None,
+                int(rate) if (rate := row.get("rate_limit")) else None,  # validated above
             )
             for row in rows.get("institutions", [])
         ]
@@ -186,7 +187,7 @@ async def apply_upsert(conn: asyncpg.Connection, body: Any) -> int:
 
 async def _check_keys_unused(conn: asyncpg.Connection, institutions: list[tuple[Any, ...]]) -> None:
     problems = []
-    for i, (code, _name, *digests) in enumerate(institutions):
+    for i, (code, _name, *digests, _rate) in enumerate(institutions):
         for column, digest in zip(("api_key", "api_key_previous"), digests, strict=True):
             owner = digest and await conn.fetchval(
                 "SELECT institution_code FROM institutions "

@@ -35,9 +35,9 @@ def test_a_mapped_file_answers_like_memory(
     tables = data.draw(populations())
     snapshot = core_ext.snapshot(tables)
     path = tmp_path_factory.mktemp("f") / "s.snap"
-    write_snapshot(snapshot, {"ab" * 32: "1310000019"}, path, seq=41)
-    mapped, institutions, seq = open_snapshot(path)
-    assert institutions == {"ab" * 32: "1310000019"} and seq == 41
+    write_snapshot(snapshot, {"ab" * 32: "1310000019"}, path, seq=41, rate_limits={"1310000019": 5})
+    mapped, institutions, seq, rate_limits = open_snapshot(path)
+    assert institutions == {"ab" * 32: "1310000019"} and seq == 41 and rate_limits == {"1310000019": 5}
     assert mapped.version == snapshot.version
     in_memory, from_file = core_ext.IMPLEMENTATIONS[impl](snapshot), core_ext.IMPLEMENTATIONS[impl](mapped)
     for _ in range(10):

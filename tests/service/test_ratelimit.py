@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from core_ext import open_snapshot, write_snapshot
+from service.dataset import DataSetError, load_dir
 from service.ratelimit import FILE_NAME, SLOT, RateLimiter
+from service.state import generation_of
 from tests.conftest import EXAMPLES
-from tests.processes import assert_one_key_limited, serve
+from tests.processes import CARD_1, assert_one_key_limited, copy_examples, http, serve, with_rate_limit
 
 NOW = 1_800_000_000.0
 
@@ -89,5 +92,40 @@ def test_one_key_hammering_two_workers_is_limited_and_another_is_not(tmp_path: P
     served = serve(tmp_path, ["--data", str(EXAMPLES / "data")], 2, ONSHI_RATE_LIMIT="50")
     try:
         assert_one_key_limited(served.url, served.port)
+    finally:
+        served.kill_if_running()
+
+
+def test_an_institutions_own_rate_replaces_the_servers(tmp_path: Path) -> None:
+    limiter = RateLimiter(tmp_path, rate=None)
+    assert [limiter.admit("2710000019", NOW, own_rate=2) for _ in range(3)] == [0, 0, 1]
+    assert [limiter.admit("2740000029", NOW) for _ in range(5)] == [0] * 5  # no rate at all
+    served = RateLimiter(tmp_path, rate=1, burst=1)
+    assert [served.admit("1310000019", NOW, own_rate=3) for _ in range(4)] == [0, 0, 0, 1]
+
+
+def test_own_rates_travel_from_the_data_set_through_a_snapshot_file(tmp_path: Path) -> None:
+    data = copy_examples(tmp_path / "data")
+    with_rate_limit(data / "institutions.csv", {"2710000019": "7"})
+    dataset = load_dir(data)
+    assert dataset.rate_limits == {"2710000019": 7}
+    write_snapshot(*dataset.build(), tmp_path / "s.snap", 0, dataset.rate_limits)
+    assert generation_of(*open_snapshot(tmp_path / "s.snap")).rate_limits == {"2710000019": 7}
+    with_rate_limit(data / "institutions.csv", {"2710000019": "0"})
+    with pytest.raises(DataSetError) as refused:
+        load_dir(data)
+    assert refused.value.problems == ["institutions.csv:2: rate_limit: not an integer from 1 to 2^63-1"]
+
+
+@pytest.mark.slow
+def test_an_own_rate_limits_a_served_clinic_from_files(tmp_path: Path) -> None:
+    data = copy_examples(tmp_path / "data")
+    with_rate_limit(data / "institutions.csv", {"2710000019": "2"})
+    served = serve(tmp_path, ["--data", str(data)])
+    try:
+        headers = {"Authorization": "Bearer demo-key-clinic", "Content-Type": "application/json"}
+        body = {"institution_code": "2710000019", **CARD_1}
+        statuses = [http(served.url + "/v1/confirmations", body, headers)[0] for _ in range(8)]
+        assert statuses.count(200) <= 3 and 429 in statuses
     finally:
         served.kill_if_running()
