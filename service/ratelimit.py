@@ -32,7 +32,7 @@ from service.metrics import REFUSALS
 from service.sharedslots import SharedSlots
 
 SLOT = struct.Struct("<16sdd")  # the code (or a digest of a longer one), then the two clocks
-SLOTS = 1 << 19  # over twice Japan's ~240,000 clinics and pharmacies; a sparse 16 MiB file
+SLOTS = 1 << 19  # over twice Japan's ~240,000 clinics and pharmacies; a 16 MiB file
 FILE_NAME = "rate-limits.bin"
 REQUESTS_AT, ITEMS_AT = 16, 24  # the clocks' offsets within a slot
 ITEM_WINDOW = 60.0  # ONSHI_RATE_LIMIT_ITEMS is per minute, and a minute's worth may burst

@@ -4,20 +4,27 @@ Rate limits (service/ratelimit.py) and probing counts (service/probing.py) must 
 counted across the workers of one server without a process to ask: each keeps its
 counters in slots of such a file, found by open addressing from a CRC of a 16-byte
 key, and updates one under a byte-range lock of that slot (`fcntl.lockf`), which the
-kernel releases if the worker dies.  The file is created sparse: pages are allocated
-only where a slot is written.
+kernel releases if the worker dies.
+
+The file's blocks are allocated when it is created (`posix_fallocate`; on most file
+systems a matter of metadata): a page of a mapped file first written while its disk is
+full raises SIGBUS, which would kill the worker, and the state directory is also where
+the access log can fill a disk.  Where allocation fails (too little space, or a file
+system without it) the file stays sparse and a warning says so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import mmap
 import os
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+log = logging.getLogger("onshi.sharedslots")
 KEY = 16  # every slot starts with its key: a code, or a digest of a longer one
 EMPTY = bytes(KEY)
 
@@ -36,7 +43,15 @@ class SharedSlots:
         size = slots * slot_size
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         if os.fstat(self._fd).st_size < size:
-            os.ftruncate(self._fd, size)  # zero pages, allocated only when written
+            os.ftruncate(self._fd, size)
+        try:
+            os.posix_fallocate(self._fd, 0, size)
+        except OSError as exc:
+            log.warning(
+                "%s not preallocated (%s): should its disk fill up, a worker writing a new slot would die",
+                path,
+                exc.strerror,
+            )
         self.map = mmap.mmap(self._fd, size)
 
     def close(self) -> None:

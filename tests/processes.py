@@ -388,3 +388,14 @@ def with_rate_limit(institutions_csv: Path, rates: dict[str, str]) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "rate_limit": rates.get(row["institution_code"], "")})
+
+
+def fill(path: Path) -> None:
+    """Write zeros to `path` until its disk is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 4096)
+    finally:
+        os.close(fd)

@@ -3,42 +3,14 @@ again, and then nothing answered is missing (a 512 KiB tmpfs; needs root to moun
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.processes import confirm, serve
+from tests.processes import confirm, fill, serve
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], check=True)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fd, b"\0" * 4096)
-    finally:
-        os.close(fd)
 
 
 def test_a_full_disk_refuses_then_recovers_without_losing_a_record(small_disk: Path, tmp_path: Path) -> None:
@@ -46,7 +18,7 @@ def test_a_full_disk_refuses_then_recovers_without_losing_a_record(small_disk: P
     try:
         answered = [f"before-{i}" for i in range(5) if confirm(served.url, f"before-{i}")[0] == 200]
         filler = small_disk / "filler"
-        _fill(filler)
+        fill(filler)
         # The journal's last page may still have room for a few records.
         first_refused = next(i for i in range(200) if confirm(served.url, f"full-{i}")[0] == 503)
         answered += [f"full-{i}" for i in range(first_refused)]
