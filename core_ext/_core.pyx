@@ -74,6 +74,7 @@ cdef enum:
     BIG_ID = 0xFFFFFFFF
     NO_DOCUMENT = -40000  # below every event day: no valid document seen
     CODE_FORMS_MAX = 65536  # distinct non-ASCII symbols or numbers memoised per core
+    CODE_FORM_BYTES = 160  # and only those this short: twice 20 characters of 4 UTF-8 bytes
     OUT_START = 4096  # the reused single-answer buffer (a typical answer is about 1 KiB)
     OUT_KEEP = 65536
     MISS_PERSONS = 32  # core_ext._logline.MISS_PERSONS

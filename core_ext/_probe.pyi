@@ -14,3 +14,5 @@ def row_offsets() -> dict[str, tuple[int, dict[str, int]]]:
 
 def buffer_address(view: bytes | bytearray | memoryview) -> int:
     """The address of a byte buffer's first byte."""
+
+def memo_sizes(core: object) -> tuple[int, int]: ...

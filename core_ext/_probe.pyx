@@ -12,6 +12,7 @@ from libc.string cimport memcmp, memcpy
 
 from ._days cimport days_from_civil
 from ._types cimport *
+from ._core cimport Core
 
 include "_dates.pxi"
 include "_field_names.pxi"
@@ -66,3 +67,8 @@ def row_offsets():
 def buffer_address(const unsigned char[::1] view):
     """The address of a byte buffer's first byte (for a test of the rows' alignment)."""
     return <size_t>&view[0] if view.shape[0] else 0
+
+
+def memo_sizes(Core core):
+    """(symbols, numbers) the core has memoised in code_form."""
+    return len(core._symbol_forms), len(core._number_forms)

@@ -159,7 +159,10 @@ cdef bint code_form(Core self, const char** s, Py_ssize_t* n, bint symbol) excep
     The bytes in *s become the canonical UTF-8, owned by the memo (entries are never
     removed while this core lives).  False: invalid UTF-8 or a value the normaliser
     refuses; the shared validator then answers and words the error.  The memo stops
-    growing at CODE_FORMS_MAX entries, so odd inputs cannot exhaust memory."""
+    growing at CODE_FORMS_MAX entries, and holds only inputs of up to CODE_FORM_BYTES, so
+    odd inputs cannot exhaust memory (a longer one is left to the shared validator)."""
+    if n[0] > CODE_FORM_BYTES:
+        return False
     forms = self._symbol_forms if symbol else self._number_forms
     key = PyBytes_FromStringAndSize(s[0], n[0])
     form = forms.get(key)

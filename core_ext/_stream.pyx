@@ -54,6 +54,16 @@ from ._hashing cimport FNV_BASIS, fnv1a, home_slot, key_hash_c
 # Each stream's columns: those its rows hold (service.db.snapshot.COPY_SELECT reads them so).
 STAGES = _schema.SNAPSHOT_STREAMS
 COLUMNS = {table: _HELD[table] for table in STAGES}
+# Per stage, per column: whether a NULL may come (an optional column; a branch is read
+# coalesced).  A NULL anywhere else is refused, never read as a length of -1.
+cdef tuple NULLABLE = tuple(
+    tuple(
+        c.optional and c.form is not _schema.Form.BRANCH
+        for c in _schema.BY_TABLE[table].columns
+        if c.name in COLUMNS[table]
+    )
+    for table in STAGES
+)
 
 cdef bytes SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 cdef int PG_EPOCH = 730120  # date(2000, 1, 1).toordinal(): PostgreSQL dates count from it
@@ -211,6 +221,8 @@ cdef class StreamBuilder:
             if memcmp(buf, PyBytes_AS_STRING(SIGNATURE), 11) != 0:
                 raise ValueError("not a binary COPY stream")
             length = <int>be_int(buf + 15, 4)
+            if length < 0:
+                raise ValueError("a COPY header extension of negative length")
             if n < 19 + length:
                 return 0
             pos = 19 + length
@@ -231,7 +243,9 @@ cdef class StreamBuilder:
                     break
                 length = <int>be_int(buf + p, 4)
                 p += 4
-                if length < 0:
+                if length < -1:
+                    raise ValueError("a COPY field of negative length")
+                if length == -1:
                     fp[i] = NULL
                     fl[i] = -1
                 else:
@@ -251,6 +265,11 @@ cdef class StreamBuilder:
     cdef int _row(self, int nf, const unsigned char** fp, const int* fl) except -1:
         if nf != len(COLUMNS[STAGES[self.stage]]):
             raise ValueError(f"{STAGES[self.stage]}: expected {len(COLUMNS[STAGES[self.stage]])} columns")
+        cdef tuple nullable = <tuple>NULLABLE[self.stage]
+        cdef int i
+        for i in range(nf):
+            if fl[i] < 0 and not nullable[i]:
+                raise ValueError(f"{STAGES[self.stage]}: NULL in {COLUMNS[STAGES[self.stage]][i]}")
         if self.stage == 0:
             return self._person(fp, fl)
         if self.stage == 1:

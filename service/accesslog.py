@@ -96,7 +96,7 @@ class AccessLog:
         self.written = 0
 
     async def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # records of visits: ours alone
         self._task = asyncio.create_task(self._run(), name="onshi-access-log")
 
     async def stop(self) -> None:
@@ -184,7 +184,7 @@ class AccessLog:
         del self.pending[keep:]
 
     def _open(self) -> int:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # records of visits: ours alone
         if self.database is None:
             return os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._files += 1

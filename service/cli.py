@@ -167,7 +167,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        print(f"onshi: invalid settings: {exc}", file=sys.stderr)
+        print(f"onshi: invalid settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     if settings.source == "none":
         print(
@@ -227,6 +227,7 @@ def _run(settings: Settings, app: object) -> int:
         # httptools, with a response's headers and body sent in one write (service/transport.py),
         # deadlines for slow clients and a connection cap (service/slowclients.py)
         http=GuardedHttpToolsProtocol,
+        ws="none",  # no WebSocket upgrade is ever accepted
         # No access lines: the access log is the record of confirmations.
         access_log=False,
         log_config=logging_config(settings.log_format),
@@ -412,12 +413,21 @@ def synth_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_problems(exc: ValidationError) -> str:
+    """A settings error without the values given: they may be the admin token or a
+    database URL with its password (pydantic's own text quotes each `input_value`)."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `onshi` command."""
     try:
         log_format = LogSettings().log_format
     except ValidationError as exc:
-        print(f"onshi: invalid settings: {exc}", file=sys.stderr)
+        print(f"onshi: invalid settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     logging.config.dictConfig(logging_config(log_format))
     args = _parser().parse_args(argv)

@@ -14,7 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core_ext import error_body
+from core_ext import MAX_BATCH_ITEMS, error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import REFUSALS, RequestMetrics
@@ -27,6 +27,9 @@ SINGLE_PATH = "/v1/confirmations"
 BATCH_PATH = "/v1/confirmations/batch"
 SINGLE_LIMIT = 64 * 1024
 BATCH_LIMIT = 8 * 1024 * 1024
+# Objects and arrays in a batch body at most: an item is an object with one more (its
+# consent), and a symbol or a number may hold a few brackets of its own.
+BATCH_CONTAINERS = 64 * MAX_BATCH_ITEMS
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 # Routes measured under their own name; anything else is "other" (bounded label set).
 KNOWN_PATHS = frozenset({"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"})
@@ -36,6 +39,10 @@ log = logging.getLogger("onshi.hotpath")
 
 UNAUTHENTICATED = error_body("UNAUTHENTICATED", "APIキーがないか、登録されていません。")
 TOO_LARGE = error_body("PAYLOAD_TOO_LARGE", "リクエスト本文が大きすぎます（単件は64KiB、一括は8MiBまで）。")
+TOO_MANY_CONTAINERS = error_body(
+    "PAYLOAD_TOO_LARGE",
+    "一括照会の本文にJSONのオブジェクトや配列が多すぎます（照会項目以外は送らないでください）。",
+)
 UNSUPPORTED_MEDIA = error_body("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。")
 RATE_LIMITED = error_body(
     "RATE_LIMITED", "照会の回数が上限を超えました。Retry-Afterの秒数が過ぎてから再度照会してください。"
@@ -95,6 +102,9 @@ class HotPath:
                 return await self._confirm(scope, receive, send, False)
             if path == BATCH_PATH:
                 return await self._confirm(scope, receive, send, True)
+        if scope["type"] == "websocket":
+            # Onshi speaks no WebSocket: refused before FastAPI (or anything) sees it.
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         await self._measured(scope, receive, send)
@@ -144,8 +154,9 @@ class HotPath:
             certified["institution"] != institution
         ):
             status, payload = 403, CERTIFICATE_MISMATCH  # a client certificate of another (service/tls.py)
-        elif self.limiter is not None and (
-            retry_after := self.limiter.admit(institution, None, gen.rate_limits.get(institution))
+        elif (limiter := self.limiter) is not None and (
+            (limiter.engaged or institution in gen.rate_limits)
+            and (retry_after := limiter.admit(institution, None, gen.rate_limits.get(institution)))
         ):
             status, payload = 429, RATE_LIMITED  # before the body is read
         elif length is not None and len(length) > 4 and length.isdigit() and int(length) > limit:
@@ -155,13 +166,26 @@ class HotPath:
             # Read the body inline: one coroutine per request is measurable at this rate.
             message = await receive()
             body = message.get("body", b"")
-            while message.get("more_body", False) and len(body) <= limit:
-                message = await receive()
-                body += message.get("body", b"")
+            if message.get("more_body", False):
+                # In pieces: gathered and joined once (adding each to the last would copy
+                # the body again per piece: seconds of CPU for 8 MiB in 1,460-byte segments).
+                pieces, size = [body], len(body)
+                while message.get("more_body", False) and size <= limit:
+                    message = await receive()
+                    pieces.append(piece := message.get("body", b""))
+                    size += len(piece)
+                body = b"".join(pieces) if size <= limit else b""
+                received = size
+            else:
+                received = len(body)
             if message["type"] != "http.request":
                 return  # the client went away; nobody is left to answer
-            if len(body) > limit:
+            if received > limit:
                 status, payload = 413, TOO_LARGE
+            elif batch and body.count(b"{") + body.count(b"[") > BATCH_CONTAINERS:
+                # Decoded, this many objects and arrays would take far more memory than
+                # any batch needs (`"pad": [{}, {}, …]` is ignored, but decoded first).
+                status, payload = 413, TOO_MANY_CONTAINERS
             elif not _is_json(content_type):
                 status, payload = 415, UNSUPPORTED_MEDIA
             else:

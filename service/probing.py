@@ -37,14 +37,16 @@ from service.sharedslots import SharedSlots
 
 HOUR = 3600.0
 DAY = 86400
-INSTITUTION_SLOT = struct.Struct("<16sdi4x")  # code, misses' clock, day a person was last locked
+# code, misses' clock, and until when one of its keys is locked (the next midnight in Japan)
+INSTITUTION_SLOT = struct.Struct("<16sdd")
 INSTITUTION_SLOTS = 1 << 19  # as service/ratelimit.py: over twice the nation's institutions
 PERSON_SLOT = struct.Struct("<16sii")  # digest of (institution, person id), day, mismatches that day
 PERSON_SLOTS = 1 << 20
 PERSON_PROBES = 512  # a full neighbourhood counts as locked: refusing is the safe failure
-MISSES_AT, LOCKED_DAY = 16, 24
+MISSES_AT, LOCKED_UNTIL = 16, 24
 DAY_AT, COUNT_AT = 16, 20
 NOT_FOUND_ANSWER = b'"code":"NOT_FOUND"'  # JSON escapes every quote inside a string value
+MISS_LINE = b",NOT_FOUND,"  # in an access-log line (core_ext._logline): no other field has commas
 CARD = b",myna_card,"
 
 log = logging.getLogger("onshi.probing")
@@ -61,8 +63,12 @@ class ProbeGuard:
         )
         self._persons = SharedSlots(state_dir / "probe-persons.bin", PERSON_SLOTS, PERSON_SLOT.size)
         self._slots: dict[str, int] = {}
+        # The institution slots' clocks as an array: one index per request instead of an
+        # unpack (review's common case reads them, unlocked, on every request).
+        self._clocks = memoryview(self._institutions.map).cast("d")
 
     def close(self) -> None:
+        self._clocks.release()
         self._institutions.close()
         self._persons.close()
 
@@ -73,28 +79,33 @@ class ProbeGuard:
 
         `answer` is the 200 body, `records[start:]` the access-log lines the decision wrote."""
         now = time.time() if now is None else now
-        misses = answer.count(NOT_FOUND_ANSWER)
-        offset = self._slot(institution)
-        _, misses_at, locked_day = INSTITUTION_SLOT.unpack_from(self._institutions.map, offset)
-        today = _tokyo_day(now)
-        if misses == 0 and locked_day != today and misses_at - now <= HOUR:
+        offset = self._slots.get(institution)
+        if offset is None:
+            offset = self._slot(institution)
+        misses_at = self._clocks[(offset + MISSES_AT) >> 3]
+        locked_until = self._clocks[(offset + LOCKED_UNTIL) >> 3]
+        if locked_until <= now and misses_at - now <= HOUR and records.find(MISS_LINE, start) < 0:
             return 0  # nearly every request: nothing to count, nothing locked
+        today = int(now + TOKYO_OFFSET) // DAY
+        misses = answer.count(NOT_FOUND_ANSWER)
         number_lines = [line for line in bytes(records[start:]).splitlines() if CARD not in line]
         if not number_lines:
             return 0  # the card path is never limited here
         if self.miss_limit and misses_at - now > HOUR:
             REFUSALS["miss_limit"] += 1
             return max(1, math.ceil(misses_at - now - HOUR))
-        if self.key_miss_limit and self._reaches_locked(institution, number_lines, today, locked_day):
+        if (
+            self.key_miss_limit
+            and locked_until > now
+            and self._reaches_locked(institution, number_lines, today)
+        ):
             REFUSALS["key_locked"] += 1
-            return DAY - int(now + TOKYO_OFFSET) % DAY  # until midnight in Japan
+            return max(1, math.ceil(locked_until - now))  # until midnight in Japan
         if misses:
             self._count_misses(institution, offset, misses, number_lines, today, now)
         return 0
 
-    def _reaches_locked(self, institution: str, lines: list[bytes], today: int, locked_day: int) -> bool:
-        if locked_day != today:
-            return False
+    def _reaches_locked(self, institution: str, lines: list[bytes], today: int) -> bool:
         for person in _persons(lines):
             count = self._mismatches(institution, person, today, claim=False)
             if count is None or count >= self.key_miss_limit:  # type: ignore[operator]
@@ -126,8 +137,9 @@ class ProbeGuard:
                         "institution %s: number-path misses over the hourly limit; number path refused",
                         institution,
                     )
-            if locked:
-                struct.pack_into("<i", table.map, offset + LOCKED_DAY, today)
+            if locked:  # until the next midnight in Japan
+                midnight = now + DAY - (now + TOKYO_OFFSET) % DAY
+                struct.pack_into("<d", table.map, offset + LOCKED_UNTIL, midnight)
         if locked:
             log.warning("institution %s: a key locked for today after wrong birthdates", institution)
 
@@ -161,10 +173,6 @@ class ProbeGuard:
         if offset is None:
             offset = self._slots[institution] = self._institutions.claim(slot_key(institution))
         return offset
-
-
-def _tokyo_day(now: float) -> int:
-    return int(now + TOKYO_OFFSET) // DAY
 
 
 def _person(line: bytes) -> bytes:

@@ -55,6 +55,8 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.items_per_minute = items_per_minute
+        # Whether every request must be admitted: else only an institution's own rate does.
+        self.engaged = rate is not None or items_per_minute is not None
         self._table = SharedSlots(state_dir / FILE_NAME, SLOTS, SLOT.size)
         self._map = self._table.map
         self._slots: dict[str, int] = {}

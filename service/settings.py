@@ -75,11 +75,13 @@ class Settings(LogSettings):
 
     @model_validator(mode="after")
     def _admin_token_with_database(self) -> Settings:
-        # Admin endpoints write to the database: refuse to start them with a guessable token.
-        if self.database_url and (self.admin_token is None or len(self.admin_token) < MIN_ADMIN_TOKEN):
+        # Admin endpoints write to the database and show who looked whom up: refuse a
+        # guessable token in every mode, and require one with a database.
+        short = self.admin_token is not None and len(self.admin_token) < MIN_ADMIN_TOKEN
+        if short or (self.database_url and self.admin_token is None):
             raise ValueError(
-                f"ONSHI_ADMIN_TOKEN must be set to at least {MIN_ADMIN_TOKEN} characters "
-                "when a database is configured"
+                f"ONSHI_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters "
+                "(and is required when a database is configured)"
             )
         return self
 

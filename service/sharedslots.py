@@ -39,7 +39,7 @@ class SharedSlots:
     def __init__(self, path: Path, slots: int, slot_size: int) -> None:
         self.slots = slots
         self.slot_size = slot_size
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # who looked whom up: ours alone
         size = slots * slot_size
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         if os.fstat(self._fd).st_size < size:

@@ -14,6 +14,9 @@ import core_ext
 from core_ext import SnapshotData
 
 MAX_ACCEPTED = 100_000
+# An Authorization header longer than this is refused unread: `Bearer ` and a key of up
+# to a few hundred characters (keys are 22 to about 100 characters in practice).
+MAX_AUTHORIZATION = 512
 
 
 @dataclass
@@ -29,9 +32,9 @@ class Generation:
     applied_change_seq: int = 0
     snapshot_json: bytes = b""  # the `snapshot` object of answers, encoded once
     rate_limits: dict[str, int] = field(default_factory=dict)  # code -> its own requests/s
-    # Authorization header values already checked: hashing every request costs more
-    # than deciding it.  Only accepted values are kept, so the size is bounded by the
-    # keys (and a few spellings of each).
+    # Header values already checked: hashing every request costs more than deciding it.
+    # Only an accepted key's plain spelling (`Bearer <key>`, what clients send) is kept,
+    # so there is at most one entry per key; other spellings are hashed each time.
     _accepted: dict[bytes, str] = field(default_factory=dict)
 
     def authorized(self, authorization: bytes) -> str | None:
@@ -39,10 +42,15 @@ class Generation:
         institution = self._accepted.get(authorization)
         if institution is not None:
             return institution
-        if authorization[:7].lower() != b"bearer ":
+        if len(authorization) > MAX_AUTHORIZATION or authorization[:7].lower() != b"bearer ":
             return None
-        institution = self.institutions.get(hashlib.sha256(authorization[7:].strip()).hexdigest())
-        if institution is not None and len(self._accepted) < MAX_ACCEPTED:
+        token = authorization[7:].strip()
+        institution = self.institutions.get(hashlib.sha256(token).hexdigest())
+        if (
+            institution is not None
+            and authorization == b"Bearer " + token
+            and len(self._accepted) < MAX_ACCEPTED
+        ):
             self._accepted[authorization] = institution
         return institution
 
