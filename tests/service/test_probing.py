@@ -144,3 +144,15 @@ def test_guessing_a_birthdate_stops_after_five_tries_on_two_workers(tmp_path: Pa
         assert f"{CLINIC_CODE}" in served.output()  # the warning names the institution only
     finally:
         served.kill_if_running()
+
+
+def test_quiet_is_the_common_case_only(tmp_path: Path) -> None:
+    guard = ProbeGuard(tmp_path, miss_limit=1, key_miss_limit=1)
+    hit = lines(("unspecified", "VALID", 1))
+    assert not guard.quiet(CLINIC, hit, 0, NOW)  # not seen yet: review it
+    assert guard.review(CLINIC, HIT, hit, 0, NOW) == 0
+    assert guard.quiet(CLINIC, hit, 0, NOW)
+    assert not guard.quiet(CLINIC, lines(("unspecified", "NOT_FOUND", 1)), 0, NOW)
+    guard.review(CLINIC, MISS, lines(("unspecified", "NOT_FOUND", 1)), 0, NOW)  # locks person 1
+    guard.review(CLINIC, MISS, lines(("unspecified", "NOT_FOUND", None)), 0, NOW)  # over the hour's one
+    assert not guard.quiet(CLINIC, hit, 0, NOW)
