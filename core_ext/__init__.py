@@ -49,7 +49,7 @@ from ._codes import (
 )
 from ._file import OpenedSnapshot, SnapshotFileError, open_snapshot, write_snapshot
 from ._logline import COLUMNS as ACCESS_COLUMNS
-from ._logline import MISS_PERSONS, access_line, parse_access_line
+from ._logline import MISS_PERSONS, REQUEST_ID_PATTERN, access_line, checked_access_line, parse_access_line
 from ._text import (
     NO_END,
     NUMBER_MAX,
@@ -99,6 +99,8 @@ def snapshot(tables: Tables) -> SnapshotData:
 
 
 __all__ = [
+    "REQUEST_ID_PATTERN",
+    "checked_access_line",
     "SYMBOL_MAX",
     "SERIAL_MAX",
     "NUMBER_MAX",

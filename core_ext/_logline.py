@@ -22,11 +22,17 @@ hot path.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from ._codes import CODE_NAMES, PRESENTED
 
 PRESENTED_NAMES: dict[int, str] = {number: name for name, number in PRESENTED.items()}
+# What a request id may be (service/hotpath.py takes a client's X-Request-ID only if it is one).
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._:\-]{1,128}"
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+_ID_MAX = 2**63 - 1
 # The persons a birthdate mismatch is recorded against, at most (a key is one household).
 MISS_PERSONS = 32
 # The fields of a line, in order: the access_log table's columns.
@@ -55,3 +61,28 @@ def parse_access_line(line: bytes) -> dict[str, Any]:
     for column in ("person_id", "qualification_id"):
         values[column] = int(values[column]) if values[column] else None
     return values
+
+
+def checked_access_line(line: bytes) -> dict[str, Any] | None:
+    """`parse_access_line` for a line that may be damaged (torn by a crash or a full disk,
+    edited by hand): None unless it is a whole record as the cores write them."""
+    try:
+        values = parse_access_line(line)
+        datetime.fromisoformat(values["at"])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    code = values["institution_code"]
+    sound = (
+        len(code) == 10
+        and code.isascii()
+        and code.isdigit()
+        and values["presented"] in _PRESENTED_SET
+        and values["code"] in _CODE_SET
+        and _REQUEST_ID.fullmatch(values["request_id"]) is not None
+        and all(v is None or 0 < v <= _ID_MAX for v in (values["person_id"], values["qualification_id"]))
+    )
+    return values if sound else None
+
+
+_PRESENTED_SET = frozenset(PRESENTED_NAMES.values())
+_CODE_SET = frozenset(CODE_NAMES)

@@ -38,8 +38,9 @@ from typing import Any
 
 import asyncpg
 
-from core_ext import ACCESS_COLUMNS, parse_access_line
+from core_ext import ACCESS_COLUMNS, checked_access_line
 from service.db.pool import Database
+from service.metrics import ACCESS_LOG_EVENTS
 
 log = logging.getLogger("onshi.accesslog")
 
@@ -47,6 +48,9 @@ FLUSH_SECONDS = 0.5
 UNSAVED = "access-log.unsaved."  # a live worker's file (locked), or a dead one's (not)
 SEALED = "access-log.sealed."  # closed, waiting to be saved into PostgreSQL
 LEGACY_SPILL = "access-log.spill*"  # what versions before the per-worker files left
+QUARANTINE = "access-log.quarantine"  # lines that are not whole records, kept for a person to read
+COPY_LINES = 20_000  # records per COPY: a long outage's files are saved in bounded steps
+COPY_TIMEOUT = 30.0
 
 Record = dict[str, Any]
 JST = timezone(timedelta(hours=9))
@@ -61,6 +65,16 @@ def _months_around(lines: bytes) -> set[date]:
             y, m = divmod(year * 12 + month - 1 + delta, 12)
             months.add(date(y, m + 1, 1))
     return months
+
+
+def _sorted_out(lines: bytes) -> tuple[bytes, list[bytes]]:
+    """(the whole records, the lines that are not): a line torn by a crash or a full disk
+    must not stop every record after it from being saved."""
+    good: list[bytes] = []
+    bad: list[bytes] = []
+    for line in lines.splitlines():
+        (good if checked_access_line(line) is not None else bad).append(line)
+    return b"".join(line + b"\n" for line in good), bad
 
 
 def _japan_time(at: datetime) -> str:
@@ -78,6 +92,7 @@ class AccessLog:
 
     def __init__(self, state_dir: Path, database: Database | None = None) -> None:
         self.state_dir = state_dir
+        self._tail_checked = False
         self.database = database
         # The cores append lines here; `persist` writes them out and empties it (the hot
         # path fetches `pending` for every request, and it is always the same object).
@@ -186,7 +201,15 @@ class AccessLog:
     def _open(self) -> int:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # records of visits: ours alone
         if self.database is None:
-            return os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.journal, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            size = os.fstat(fd).st_size
+            if not self._tail_checked and size and os.pread(fd, 1, size - 1) != b"\n":
+                # A line torn by an earlier process's crash: ended here, so that the next
+                # record is not glued to it (readers pass the torn line over).  Only at
+                # the first open: later, a line this process began is completed instead.
+                os.write(fd, b"\n")
+            self._tail_checked = True
+            return fd
         self._files += 1
         # Names sort by when they were made: files are saved oldest first.
         self._name = f"{time.time_ns():020d}-{os.getpid()}-{self._files}"
@@ -272,42 +295,58 @@ class AccessLog:
                 return
             if not path.exists():
                 return
-            lines = f.read()
+            lines, bad = await asyncio.to_thread(_sorted_out, f.read())
+            if bad:
+                self._quarantine(bad, path.name)
             name = path.name[len(SEALED) :]
             # Partitions first, outside the transaction: a rolled-back one would be gone
             # while this process believed it made.
             for month in _months_around(lines) - self._months:
                 await conn.execute("SELECT onshi_access_log_partition($1)", month)
                 self._months.add(month)
-            async with conn.transaction():
-                fresh = await conn.fetchval(
-                    "INSERT INTO access_log_files (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true",
-                    name,
-                )
-                if fresh and lines:
-                    await self._copy(conn, lines)
+            try:
+                async with conn.transaction():
+                    fresh = await conn.fetchval(
+                        "INSERT INTO access_log_files (name) VALUES ($1) "
+                        "ON CONFLICT DO NOTHING RETURNING true",
+                        name,
+                    )
+                    if fresh and lines:
+                        await self._copy(conn, lines)
+            except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+                # Records PostgreSQL refuses, however sound they look here: set aside whole,
+                # not retried forever ahead of every later file.
+                log.error("access records refused by PostgreSQL (%s): set aside", type(exc).__name__)
+                self._quarantine(lines.splitlines(), path.name)
             path.unlink()
         await conn.execute("DELETE FROM access_log_files WHERE name = $1", name)
 
     async def _copy(self, conn: asyncpg.Connection, lines: bytes) -> None:
-        copy = conn.copy_to_table(
-            "access_log", source=io.BytesIO(lines), columns=ACCESS_COLUMNS, format="csv"
+        """COPY the records in steps of COPY_LINES (in the caller's transaction)."""
+        rows = lines.splitlines(keepends=True)
+        for first in range(0, len(rows), COPY_LINES):
+            chunk = b"".join(rows[first : first + COPY_LINES])
+            copy = conn.copy_to_table(
+                "access_log", source=io.BytesIO(chunk), columns=ACCESS_COLUMNS, format="csv"
+            )
+            await asyncio.wait_for(copy, COPY_TIMEOUT)
+        self.written += len(rows)
+
+    def _quarantine(self, lines: list[bytes], source: str) -> None:
+        """Keep lines that cannot be saved in `access-log.quarantine` (0600), and say so."""
+        fd = os.open(self.state_dir / QUARANTINE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b"".join(line + b"\n" for line in lines))
+        finally:
+            os.close(fd)
+        ACCESS_LOG_EVENTS["quarantined_lines"] += len(lines)
+        log.error(
+            "%d access-log line(s) of %s are not whole records: kept in %s", len(lines), source, QUARANTINE
         )
-        await asyncio.wait_for(copy, 30)
-        self.written += lines.count(b"\n")
 
     async def for_person(self, person_id: int, limit: int) -> list[dict[str, Any]]:
         """Newest first: what is stored and what still waits in files."""
-        unwritten = b""
-        files = [self.journal]
-        if self.database is not None:
-            files = sorted([*self.state_dir.glob(f"{SEALED}*"), *self.state_dir.glob(f"{UNSAVED}*")])
-        for path in files:
-            with contextlib.suppress(FileNotFoundError):
-                unwritten += path.read_bytes()
-        # Newest first; records of the same millisecond keep that order (the sort is stable).
-        found = [parse_access_line(line) for line in reversed(unwritten.splitlines())]
-        answers = [_answer(r) for r in found if r["person_id"] == person_id]
+        answers = await asyncio.to_thread(self._in_files, person_id)
         if self.database is not None:
             async with self.database.connection() as conn:
                 stored = await conn.fetch(
@@ -324,6 +363,25 @@ class AccessLog:
             # (core_ext._logline): someone tried, and the member should see it.
             answer["birthdate_mismatch"] = answer["code"] == "NOT_FOUND"
         return answers[:limit]
+
+    def _in_files(self, person_id: int) -> list[dict[str, Any]]:
+        """This person's records in the files (read off the event loop: the `--data` journal
+        grows without bound), newest first; a damaged line is passed over."""
+        files = [self.journal]
+        if self.database is not None:
+            files = sorted([*self.state_dir.glob(f"{SEALED}*"), *self.state_dir.glob(f"{UNSAVED}*")])
+        needle = f",{person_id},".encode()
+        answers = []
+        for path in files:
+            with contextlib.suppress(FileNotFoundError), path.open("rb") as f:
+                for line in f:
+                    if needle not in line:
+                        continue  # most lines: no parsing
+                    record = checked_access_line(line.rstrip(b"\n"))
+                    if record is not None and record["person_id"] == person_id:
+                        answers.append(_answer(record))
+        answers.reverse()  # newest first; records of one millisecond keep their order (stable sort)
+        return answers
 
 
 def _fsync_all(paths: list[Path]) -> None:

@@ -14,7 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core_ext import MAX_BATCH_ITEMS, error_body
+from core_ext import MAX_BATCH_ITEMS, REQUEST_ID_PATTERN, error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
 from service.metrics import REFUSALS, RequestMetrics
@@ -30,7 +30,7 @@ BATCH_LIMIT = 8 * 1024 * 1024
 # Objects and arrays in a batch body at most: an item is an object with one more (its
 # consent), and a symbol or a number may hold a few brackets of its own.
 BATCH_CONTAINERS = 64 * MAX_BATCH_ITEMS
-REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 # Routes measured under their own name; anything else is "other" (bounded label set).
 KNOWN_PATHS = frozenset({"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"})
 

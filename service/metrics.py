@@ -36,6 +36,8 @@ REFUSALS: dict[str, int] = dict.fromkeys(
 # What the probing limits (service/probing.py) counted: number-path misses, the birthdate
 # mismatches among them (one per person under the key), and keys locked for the day.
 PROBES: dict[str, int] = dict.fromkeys(("number_path_misses", "birthdate_mismatches", "keys_locked"), 0)
+# Access-log lines that were not whole records (a crash or a full disk), set aside unsaved.
+ACCESS_LOG_EVENTS: dict[str, int] = {"quarantined_lines": 0}
 
 
 class RequestMetrics:
@@ -101,6 +103,12 @@ class OnshiCollector(Collector):
         for event, count in PROBES.items():
             probes.add_metric([event], count)
         yield probes
+        access = CounterMetricFamily(
+            "onshi_access_log_events", "Access-log lines set aside as not whole records", labels=["event"]
+        )
+        for event, count in ACCESS_LOG_EVENTS.items():
+            access.add_metric([event], count)
+        yield access
         info = self.state_info()
         yield GaugeMetricFamily(
             "onshi_snapshot_age_seconds", "Seconds since the snapshot was loaded", value=info["age_seconds"]

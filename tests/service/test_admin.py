@@ -109,3 +109,24 @@ def test_access_log_person_id_and_limit_bounds(tmp_path: Path) -> None:
         assert [f["field"] for f in r.json()["error"]["fields"]] == ["person_id", "limit"]
         assert client.get("/v1/admin/persons/1/access-log?limit=10000", headers=ADMIN).status_code == 200
         assert client.get("/v1/admin/persons/1/access-log?limit=1", headers=ADMIN).status_code == 200
+
+
+def test_a_torn_journal_line_is_passed_over_when_reading(tmp_path: Path) -> None:
+    with app(tmp_path) as client:
+        assert (
+            client.post(
+                "/v1/confirmations", json=CARD_1, headers={**CLINIC, "X-Request-ID": "whole"}
+            ).status_code
+            == 200
+        )
+    with (tmp_path / "access-log.csv").open("ab") as journal:
+        journal.write(b"2026-12-03T10:00:00.000+09:00,2710000019,myna_ca")  # a crash mid-line
+    with app(tmp_path) as client:
+        assert (
+            client.post(
+                "/v1/confirmations", json=CARD_1, headers={**CLINIC, "X-Request-ID": "after"}
+            ).status_code
+            == 200
+        )
+        answer = client.get("/v1/admin/persons/1/access-log", headers=ADMIN)
+    assert answer.status_code == 200 and [r["request_id"] for r in answer.json()] == ["after", "whole"]
