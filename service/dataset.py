@@ -96,6 +96,20 @@ class DataSetError(Exception):
         return "\n".join(shown + ([f"... and {rest} more problem(s)"] if rest else []))
 
 
+# An API key's length at least: 22 random base64 characters carry 132 bits.  Keys that
+# begin with DEMO_KEY_PREFIX are the public examples' (CONTRACT.md's demo keys): accepted
+# in a data set, never through an upsert.
+MIN_API_KEY = 22
+DEMO_KEY_PREFIX = "demo-key-"
+
+
+def short_key_problem(key: str) -> str | None:
+    """Why a key is too guessable to issue, or None."""
+    if len(key) >= MIN_API_KEY:
+        return None
+    return f"shorter than {MIN_API_KEY} characters (a key needs 128 bits: e.g. 22 random base64 characters)"
+
+
 def hash_api_key(key: str) -> str:
     """The stored form of an API key: its SHA-256 in hex."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -468,6 +482,12 @@ def _validate(sources: Mapping[str, Source], compiled: bool) -> DataSet:
             _unique(c, code_line, code, "institution_code")
         digests: dict[str, str] = {}
         for column, value in (("api_key", key), ("api_key_previous", previous)):
+            if (
+                value is not None
+                and not value.startswith(DEMO_KEY_PREFIX)
+                and (why := short_key_problem(value))
+            ):
+                c.fail(column, why)
             if value is not None:
                 digest = hash_api_key(value)
                 if digest in data.institutions:

@@ -13,7 +13,7 @@ from core_ext._text import insurer_check_digit, parse_day
 from service.dataset import Row, validate
 
 INSTITUTION = "2710000019"
-API_KEY = "test-key-clinic"
+API_KEY = "test-key-clinic-0123456789abcdef"  # 22 characters at least (service/dataset.py)
 TODAY = parse_day("2026-11-23") or 0
 
 

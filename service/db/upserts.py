@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from core_ext import normalise_insurer_number, normalise_number, normalise_symbol
-from service.dataset import COLUMNS, DataSetError, Row, hash_api_key, validate
+from service.dataset import COLUMNS, DataSetError, Row, hash_api_key, short_key_problem, validate
 from service.db.rows import BY_TABLE, CSV_FILE, DB_COLUMNS, KEY_COLUMN, TABLES, TEXT_SELECT, to_record
 
 MAX_ROWS = 100_000
@@ -164,6 +164,13 @@ async def apply_upsert(conn: asyncpg.Connection, body: Any) -> int:
             data = validate(sources)  # type: ignore[arg-type]
         except DataSetError as exc:
             raise UpsertError([_renumber(p) for p in exc.problems]) from None
+        short = [
+            f"institutions[{i}]: api_key: {why}"
+            for i, row in enumerate(rows.get("institutions", []))
+            if (key := row.get("api_key")) and (why := short_key_problem(key))
+        ]
+        if short:  # a new key: no demo exception (a previous key is an old one, kept a while)
+            raise UpsertError(short)
         institutions = [
             (
                 row["institution_code"],

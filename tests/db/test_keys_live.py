@@ -86,3 +86,13 @@ def test_a_previous_key_of_another_institution_is_refused(loaded: str, tmp_path:
         )
     finally:
         server.stop()
+
+
+def test_a_short_key_is_refused_by_an_upsert_even_a_demo_one(loaded: str, tmp_path: Path) -> None:
+    server = Server(loaded, tmp_path / "state").start()
+    try:
+        row = {"institution_code": CLINIC_CODE, "name": "X", "api_key": "demo-key-short"}
+        status, answer = server.upsert({"institutions": [row]})
+        assert status == 422 and "institutions[0]: api_key: shorter than 22 characters" in str(answer)
+    finally:
+        server.stop()

@@ -99,9 +99,16 @@ def test_examples_load() -> None:
         ),
         (
             lambda w: w.files["institutions.csv"].append(
-                {"institution_code": "123", "name": "x", "api_key": "k"}
+                {"institution_code": "123", "name": "x", "api_key": "k" * 22}
             ),
             "institutions.csv:3: institution_code: must be exactly 10 digits",
+        ),
+        (
+            lambda w: w.files["institutions.csv"].append(
+                {"institution_code": "1310000035", "name": "x", "api_key": "guessable-key"}
+            ),
+            "institutions.csv:3: api_key: shorter than 22 characters "
+            "(a key needs 128 bits: e.g. 22 random base64 characters)",
         ),
     ],
 )
