@@ -7,7 +7,7 @@ Layout (all integers little-endian):
     12  4  manifest length M
     16  8  payload length P
     24  4  CRC-32 of manifest and payload
-    28  4  reserved (0)
+    28  4  flags: 1 = authenticated (an HMAC-SHA-256 trailer follows the payload)
     32  M  manifest: JSON with the snapshot version, counts, the change_log seq the
            snapshot contains (0 for a data set's), the small tables (insurers,
            limit categories, institutions by key hash) and, per array,
@@ -15,17 +15,28 @@ Layout (all integers little-endian):
            so that the payload starts on a 64-byte boundary
     .   P  payload: the arrays, each starting on a 64-byte boundary (a cache line:
            the rows of `_rows` never straddle two)
+    .  32  with flag 1: HMAC-SHA-256 of everything before it, keyed by ONSHI_SNAPSHOT_KEY
 
 Opening checks the magic, the version, the lengths against the file size, the
-checksum and every array's bounds; any mismatch raises SnapshotFileError with the
-reason.  The arrays come back as memoryviews of the mapping, so every worker
-process shares the same page-cache pages.  Replace a file by writing a new one and
+checksum, every array's bounds and every index the compiled core follows without a
+check (rows, insurers, limit categories, key and certificate slots, arena offsets; the
+lengths of the arena's strings are not yet checked); any mismatch raises
+SnapshotFileError with the reason.  When `ONSHI_SNAPSHOT_KEY` is set, files are written
+with an HMAC and a file without a valid one is refused: a CRC finds accidents, the HMAC
+finds a file someone else wrote.  Files are written beside the target with O_EXCL and
+O_NOFOLLOW, mode 0600, and renamed over it; truncating or rewriting a mapped file in
+place raises SIGBUS in every worker that maps it, so renaming is the only safe update.
+The arrays come back as memoryviews of the mapping, so every worker process shares the
+same page-cache pages.  Replace a file by writing a new one and
 renaming it over the old (as `write_snapshot` does): a mapping of the old inode
 stays valid until the last reader lets go.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import mmap
 import os
 import struct
@@ -46,6 +57,14 @@ FORMAT_VERSION = 4  # 2: index slots placed by the mixed home_slot; 3: row-group
 HEADER = struct.Struct("<8sIIQII")
 ALIGN = 64
 META_FIELDS = ("version", "insurer_numbers", "insurer_names", "limit_names")
+AUTHENTICATED = 1
+MAC = hashlib.sha256().digest_size
+
+
+def snapshot_key() -> bytes | None:
+    """ONSHI_SNAPSHOT_KEY: the key that authenticates snapshot files (None: not set)."""
+    key = os.environ.get("ONSHI_SNAPSHOT_KEY")
+    return key.encode() if key else None
 
 
 class SnapshotFileError(Exception):
@@ -112,17 +131,24 @@ def write_snapshot(
     crc = zlib.crc32(manifest)
     for raw, pad in chunks:
         crc = zlib.crc32(pad, zlib.crc32(raw, crc))
+    key = snapshot_key()
+    mac = hmac.new(key, digestmod=hashlib.sha256) if key else None
+    header = HEADER.pack(MAGIC, FORMAT_VERSION, len(manifest), offset, crc, AUTHENTICATED if key else 0)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with tmp.open("wb") as f:
-        f.write(HEADER.pack(MAGIC, FORMAT_VERSION, len(manifest), offset, crc, 0))
-        f.write(manifest)
-        for raw, pad in chunks:
-            f.write(raw)
-            f.write(pad)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # a crashed writer's (its pid reused): not followed if a link
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        for part in (header, manifest, *(piece for chunk in chunks for piece in chunk)):
+            f.write(part)
+            if mac is not None:
+                mac.update(part)
+        if mac is not None:
+            f.write(mac.digest())
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    return HEADER.size + len(manifest) + offset
+    return HEADER.size + len(manifest) + offset + (MAC if key else 0)
 
 
 def open_snapshot(path: str | Path, verify: bool = True) -> OpenedSnapshot:
@@ -137,17 +163,26 @@ def open_snapshot(path: str | Path, verify: bool = True) -> OpenedSnapshot:
     except OSError as exc:
         raise SnapshotFileError(f"{path}: cannot open ({exc.strerror})") from None
     view = memoryview(mapping)
-    magic, version, manifest_len, payload_len, crc, _ = HEADER.unpack_from(view, 0)
+    magic, version, manifest_len, payload_len, crc, flags = HEADER.unpack_from(view, 0)
     if magic != MAGIC:
         raise SnapshotFileError(f"{path}: not an Onshi snapshot file (bad magic)")
     if version != FORMAT_VERSION:
         raise SnapshotFileError(
             f"{path}: format version {version}, this Onshi reads version {FORMAT_VERSION}"
         )
-    expected = HEADER.size + manifest_len + payload_len
+    expected = HEADER.size + manifest_len + payload_len + (MAC if flags & AUTHENTICATED else 0)
     if size != expected:
         raise SnapshotFileError(f"{path}: truncated or padded ({size} bytes, the header says {expected})")
-    body = view[HEADER.size :]
+    key = snapshot_key()
+    if key is not None:
+        if not flags & AUTHENTICATED:
+            raise SnapshotFileError(
+                f"{path}: not authenticated (ONSHI_SNAPSHOT_KEY is set; the file has no HMAC)"
+            )
+        signed = view[: size - MAC]
+        if not hmac.compare_digest(hmac.new(key, signed, hashlib.sha256).digest(), view[size - MAC :]):
+            raise SnapshotFileError(f"{path}: not authenticated (HMAC mismatch: another key, or altered)")
+    body = view[HEADER.size : HEADER.size + manifest_len + payload_len]
     if verify and zlib.crc32(body) != crc:
         raise SnapshotFileError(f"{path}: corrupted (checksum mismatch)")
     try:
@@ -175,10 +210,60 @@ def open_snapshot(path: str | Path, verify: bool = True) -> OpenedSnapshot:
         raise SnapshotFileError(f"{path}: corrupted (counts do not match the arrays)")
     if len(data.p_qual) != data.persons + 1 or len(data.q_doc) != data.qualifications + 1:
         raise SnapshotFileError(f"{path}: corrupted (index arrays do not match the counts)")
+    problem = index_problem(data)
+    if problem is not None:
+        raise SnapshotFileError(f"{path}: corrupted ({problem})")
+    institutions = manifest["institutions"]
+    if type(institutions) is not dict or not all(
+        type(k) is str and len(k) == 64 and type(v) is str and len(v) == 10 and v.isdigit()
+        for k, v in institutions.items()
+    ):
+        raise SnapshotFileError(f"{path}: corrupted (institutions)")
     seq = manifest.get("seq", 0)  # files written before the seq was recorded: follow from 0
     if type(seq) is not int or seq < 0:
         raise SnapshotFileError(f"{path}: corrupted (change seq {seq!r})")
     rate_limits = manifest.get("rate_limits", {})  # files written before there were any: none
     if type(rate_limits) is not dict or not all(type(r) is int and r > 0 for r in rate_limits.values()):
         raise SnapshotFileError(f"{path}: corrupted (rate limits)")
-    return OpenedSnapshot(data, manifest["institutions"], seq, rate_limits)
+    return OpenedSnapshot(data, institutions, seq, rate_limits)
+
+
+def _within(values: Any, low: int, high: int) -> bool:
+    """Every value in [low, high) (an empty column is)."""
+    return len(values) == 0 or (low <= min(values) and max(values) < high)
+
+
+def _ascending(values: Any, first: int, last: int) -> bool:
+    return (
+        values[0] == first
+        and values[-1] == last
+        and all(a <= b for a, b in zip(values, values[1:], strict=False))
+    )
+
+
+def index_problem(data: SnapshotData) -> str | None:
+    """What is wrong with an index of `data` that the compiled core would follow unchecked
+    (its bounds checks are off), or None.  Linear in the rows, in C loops but one."""
+    persons, quals, arena = data.persons, data.qualifications, len(data.arena)
+    documents, certificates = len(data.d_kind), len(data.c_person)
+    checks = (
+        ("p_qual", _ascending(data.p_qual, 0, quals)),
+        ("q_doc", _ascending(data.q_doc, 0, documents)),
+        ("q_person", _within(data.q_person, 0, persons)),
+        ("q_insurer", _within(data.q_insurer, 0, len(data.insurer_numbers))),
+        ("q_limit", _within(data.q_limit, -1, len(data.limit_names))),
+        ("key_next", _within(data.key_next, -1, quals)),
+        ("key_slots", _within(data.key_slots, -1, quals) and -1 in data.key_slots),
+        ("cert_slots", _within(data.cert_slots, -1, certificates) and -1 in data.cert_slots),
+        ("c_person", _within(data.c_person, 0, persons)),
+        ("p_name", _within(data.p_name, 0, arena)),
+        ("p_kana", _within(data.p_kana, -1, arena)),
+        ("q_symbol", _within(data.q_symbol, 0, arena)),
+        ("q_number", _within(data.q_number, 0, arena)),
+        ("c_serial", _within(data.c_serial, 0, arena)),
+        ("insurer_late", len(data.insurer_late) == len(data.insurer_numbers)),
+    )
+    for name, sound in checks:
+        if not sound:
+            return f"{name} out of range"
+    return None

@@ -69,6 +69,10 @@ class Settings(LogSettings):
     ssl_keyfile: str | None = None
     ssl_ca_certs: str | None = None
     client_cert: Literal["none", "optional", "required"] = "none"
+    # Authenticates snapshot files (HMAC-SHA-256): written with it, refused without it.
+    # core_ext._file reads it from the environment itself, so every writer and reader
+    # (workers, `onshi snapshot build`, `onshi snapshot fetch`) applies it.
+    snapshot_key: str | None = Field(default=None, min_length=32)
     # Open connections per worker beyond which a new one is answered 503 and closed
     # (default: 1,000, or the open-file limit less 64 where that is lower).
     max_connections: int | None = Field(default=None, ge=1)
