@@ -399,3 +399,10 @@ def fill(path: Path) -> None:
                 os.write(fd, b"\0" * 4096)
     finally:
         os.close(fd)
+
+
+def every_worker_ready(base_url: str, within: float = 30) -> None:
+    """Wait until /v1/readyz answers 200 twenty times in a row: each request lands on a
+    worker the kernel picks, so every worker has its data (a worker logs its snapshot
+    mapped a moment before it serves it)."""
+    wait_until(lambda: all(ready(base_url) for _ in range(20)), within, "every worker is ready")

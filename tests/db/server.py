@@ -58,12 +58,17 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10,
     ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
@@ -77,5 +82,5 @@ class Server:
             headers["X-Request-ID"] = request_id
         return self.request("POST", "/v1/confirmations", {"institution_code": "2710000019", **body}, headers)
 
-    def upsert(self, body: dict[str, Any]) -> tuple[int, Any]:
-        return self.request("POST", "/v1/admin/upserts", body, ADMIN)
+    def upsert(self, body: dict[str, Any], timeout: float = 10) -> tuple[int, Any]:
+        return self.request("POST", "/v1/admin/upserts", body, ADMIN, timeout)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.db.conftest import query
 from tests.db.server import Server
-from tests.processes import CARD_1, kill_tree, wait_all_started
+from tests.processes import CARD_1, every_worker_ready, kill_tree, wait_all_started
 
 pytestmark = pytest.mark.slow
 MAPPED = " mapped in "
@@ -19,6 +19,7 @@ def test_every_answered_confirmation_survives_sigkill_of_every_process(loaded: s
     state = tmp_path / "state"
     server = Server(loaded, state, "--workers", "2").start()
     wait_all_started(server.log, 2, MAPPED)
+    every_worker_ready(server.url)
     answered = []
     try:
         for i in range(COUNT):
@@ -34,6 +35,7 @@ def test_every_answered_confirmation_survives_sigkill_of_every_process(loaded: s
     assert list(state.glob("access-log.unsaved.*"))
     again = Server(loaded, state, "--workers", "2").start()
     wait_all_started(again.log, 2, MAPPED)
+    every_worker_ready(again.url)
     assert again.stop() == 0
     ids = [
         r["request_id"]

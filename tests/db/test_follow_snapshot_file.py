@@ -13,7 +13,7 @@ from pathlib import Path
 from core_ext import open_snapshot
 from tests.db.conftest import query
 from tests.db.server import Server
-from tests.processes import ONSHI, assert_examples_pass, wait_all_started, wait_until
+from tests.processes import ONSHI, assert_examples_pass, every_worker_ready, wait_all_started, wait_until
 
 CARD_1 = {"presented": "myna_card", "certificate_serial": "ABCDEF0000000001", "auth_method": "face"}
 NEW_MEMBER = {
@@ -75,6 +75,7 @@ def test_two_workers_follow_a_file_then_take_up_a_newer_one(loaded: str, tmp_pat
     server = Server(loaded, tmp_path / "state", "--snapshot", str(published), "--workers", "2").start()
     try:
         wait_all_started(server.log, 2, MAPPED)
+        every_worker_ready(server.url)
         assert_examples_pass(server.url)
         status, snap = server.get("/v1/snapshot")
         assert status == 200 and snap["source"] == "database" and snap["applied_change_seq"] == first_seq
@@ -146,6 +147,7 @@ def test_with_the_database_alone_one_worker_writes_the_file_every_worker_maps(
     server = Server(loaded, state, "--workers", "2").start()
     try:
         wait_all_started(server.log, 2, MAPPED)
+        every_worker_ready(server.url)
         assert_examples_pass(server.url)
         assert server.log().count("this worker publishes") == 1
         assert server.log().count("snapshot written to") == 1

@@ -11,7 +11,7 @@ import pytest
 
 from tests.db.conftest import query
 from tests.db.server import Server
-from tests.processes import CARD_1, CLINIC_CODE, http, wait_all_started
+from tests.processes import CARD_1, CLINIC_CODE, every_worker_ready, http, wait_all_started
 
 pytestmark = pytest.mark.slow
 MAPPED = " mapped in "
@@ -27,6 +27,7 @@ def test_a_replaced_key_is_refused_within_a_second(loaded: str, tmp_path: Path) 
     server = Server(loaded, tmp_path / "state", "--workers", "2").start()
     try:
         wait_all_started(server.log, 2, MAPPED)
+        every_worker_ready(server.url)
         assert _status(server, "demo-key-clinic") == 200
         assert _status(server, NEW_KEY) == 401
         row = {"institution_code": CLINIC_CODE, "name": "北浜内科クリニック", "api_key": NEW_KEY}
@@ -55,6 +56,7 @@ def test_a_rotation_overlaps_then_the_old_key_is_revoked(loaded: str, tmp_path: 
     old = "demo-key-clinic"
     try:
         wait_all_started(server.log, 2, MAPPED)
+        every_worker_ready(server.url)
         row = {"institution_code": CLINIC_CODE, "name": "北浜内科クリニック", "api_key": NEW_KEY}
         assert server.upsert({"institutions": [{**row, "api_key_previous": old}]})[0] == 200
         # Every worker: a few answers in a row (each worker answers about half of them).

@@ -27,7 +27,7 @@ from tests.db.test_follow_snapshot_file import (
     build_snapshot,
     last_seq,
 )
-from tests.processes import assert_examples_pass, wait_all_started, wait_until
+from tests.processes import assert_examples_pass, every_worker_ready, wait_all_started, wait_until
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
@@ -61,6 +61,7 @@ def serve(primary_url: str, standby_url: str, file: Path, state: Path, workers: 
     args = ["--snapshot", str(file), "--database-read-url", standby_url, "--workers", str(workers)]
     server = Server(primary_url, state, *args, ONSHI_STALE_AFTER_SECONDS="1").start()
     wait_all_started(server.log, workers, MAPPED)
+    every_worker_ready(server.url)
     return server
 
 

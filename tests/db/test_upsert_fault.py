@@ -45,7 +45,7 @@ def test_an_upsert_cut_off_by_a_crash_is_all_or_nothing(cluster: Cluster, tmp_pa
     server = Server(url, tmp_path / "state").start()
     answer: dict[str, Any] = {}
     try:
-        sender = threading.Thread(target=lambda: answer.update(result=server.upsert(body)))
+        sender = threading.Thread(target=lambda: answer.update(result=server.upsert(body, timeout=120)))
         sender.start()
         deadline = time.monotonic() + 120
         while not _writing(url):
@@ -67,7 +67,7 @@ def test_an_upsert_cut_off_by_a_crash_is_all_or_nothing(cluster: Cluster, tmp_pa
         assert query(url, "SELECT count(*) AS n FROM persons")[0]["n"] == persons_before
         assert query(url, "SELECT coalesce(max(seq), 0) AS s FROM change_log")[0]["s"] == seq_before
         deadline = time.monotonic() + 30
-        while (result := server.upsert(body))[0] == 503:  # the pool reconnects
+        while (result := server.upsert(body, timeout=120))[0] == 503:  # the pool reconnects
             assert time.monotonic() < deadline, result
             time.sleep(0.5)
         assert result[0] == 200, result
