@@ -138,11 +138,26 @@ def test_row_formats_and_shapes_name_the_field(loaded: str) -> None:
 
 
 def test_an_api_key_cannot_be_issued_twice(loaded: str) -> None:
+    key = "issued-once-" + "q" * 20
+    upsert(
+        loaded,
+        {"institutions": [{"institution_code": "2710000019", "name": "北浜内科クリニック", "api_key": key}]},
+    )
+    found = problems(
+        loaded, {"institutions": [{"institution_code": "1310000019", "name": "X", "api_key": key}]}
+    )
+    assert found == ["institutions[0]: api_key: the same key is issued to another institution"]
+
+
+def test_a_new_key_must_be_long_even_a_demo_one(loaded: str) -> None:
     found = problems(
         loaded,
         {"institutions": [{"institution_code": "1310000019", "name": "X", "api_key": "demo-key-clinic"}]},
     )
-    assert found == ["institutions[0]: api_key: the same key is issued to another institution"]
+    assert found == [
+        "institutions[0]: api_key: shorter than 22 characters "
+        "(a key needs 128 bits: e.g. 22 random base64 characters)"
+    ]
 
 
 def test_change_log_names_the_persons_each_change_touches(loaded: str) -> None:
