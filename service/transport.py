@@ -54,12 +54,20 @@ class CoalescingTransport:
                 self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def write_eof(self) -> None:
-        self._flush()
-        self._transport.write_eof()
+        if self._pending:
+            self._loop.call_soon(self._transport.write_eof)  # after the flush already queued
+        else:
+            self._transport.write_eof()
 
     def close(self) -> None:
-        self._flush()
-        self._transport.close()
+        # Never sends pending bytes at once: the answer of a request on a connection that
+        # closes after it (`Connection: close`) would leave before callbacks queued ahead
+        # of its flush, among them the access log's write of its record (AccessLog.
+        # persist_soon).  The close follows the flush instead.
+        if self._pending:
+            self._loop.call_soon(self._transport.close)
+        else:
+            self._transport.close()
 
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(map(len, self._pending))

@@ -74,13 +74,13 @@ def test_a_large_body_is_not_copied_into_a_join() -> None:
     assert writes == [b"head ", big]
 
 
-def test_close_sends_what_is_pending_first() -> None:
+def test_close_sends_what_is_pending_first() -> None:  # from the loop, then closes
     async def run() -> FakeTransport:
         fake = FakeTransport()
         transport = CoalescingTransport(fake, asyncio.get_running_loop())  # type: ignore[arg-type]
         transport.write(b"last words")
         transport.close()
-        await asyncio.sleep(0)  # the scheduled flush finds nothing left
+        await asyncio.sleep(0)  # the flush, then the close queued after it
         return fake
 
     fake = asyncio.run(run())
@@ -162,3 +162,29 @@ def test_a_streamed_answer_sends_its_headers_without_waiting() -> None:
     writes, seen = serve_one("/slow")
     assert len(writes) == 2 and writes[0].startswith(b"HTTP/1.1 200 OK") and writes[1] == b'{"code":"VALID"}'
     assert seen[0] == 1  # 5 ms in, the headers had gone out; the body came 50 ms later
+
+
+def test_a_close_waits_for_what_was_queued_before_the_answer() -> None:
+    """A `Connection: close` answer leaves from the loop like any other: after callbacks
+    queued before it (the access log's write of its record), never at close()."""
+
+    async def run() -> list[str]:
+        loop = asyncio.get_running_loop()
+        fake = FakeTransport()
+        transport = CoalescingTransport(fake, loop)  # type: ignore[arg-type]
+        events: list[str] = []
+        loop.call_soon(lambda: events.append(f"record written, {len(fake.writes)} writes sent"))
+        transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        transport.write(b"{}")
+        transport.close()
+        events.append(f"after close(): {len(fake.writes)} writes, closed={fake.closed}")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        events.append(f"then: {fake.writes}, closed={fake.closed}")
+        return events
+
+    assert asyncio.run(run()) == [
+        "after close(): 0 writes, closed=False",
+        "record written, 0 writes sent",
+        "then: [b'HTTP/1.1 200 OK\\r\\n\\r\\n{}'], closed=True",
+    ]
