@@ -112,21 +112,15 @@ def test_access_log_person_id_and_limit_bounds(tmp_path: Path) -> None:
 
 
 def test_a_torn_journal_line_is_passed_over_when_reading(tmp_path: Path) -> None:
+    def confirmed(client: TestClient, request_id: str) -> bool:
+        headers = {**CLINIC, "X-Request-ID": request_id}
+        return client.post("/v1/confirmations", json=CARD_1, headers=headers).status_code == 200
+
     with app(tmp_path) as client:
-        assert (
-            client.post(
-                "/v1/confirmations", json=CARD_1, headers={**CLINIC, "X-Request-ID": "whole"}
-            ).status_code
-            == 200
-        )
+        assert confirmed(client, "whole")
     with (tmp_path / "access-log.csv").open("ab") as journal:
         journal.write(b"2026-12-03T10:00:00.000+09:00,2710000019,myna_ca")  # a crash mid-line
     with app(tmp_path) as client:
-        assert (
-            client.post(
-                "/v1/confirmations", json=CARD_1, headers={**CLINIC, "X-Request-ID": "after"}
-            ).status_code
-            == 200
-        )
+        assert confirmed(client, "after")  # a line of its own, not glued to the torn one
         answer = client.get("/v1/admin/persons/1/access-log", headers=ADMIN)
     assert answer.status_code == 200 and [r["request_id"] for r in answer.json()] == ["after", "whole"]
