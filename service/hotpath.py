@@ -1,7 +1,11 @@
 """The thin ASGI layer that answers confirmations before FastAPI's router sees them.
 
 Everything else (ops, metrics, docs) goes to the FastAPI app behind it.  Checks run
-in the order CONTRACT.md §2 fixes: 401, 413, 415, then the core's 400, 422, 403.
+in the order CONTRACT.md §2 fixes: 503 (nothing loaded), 401, 429 (rate, before the
+body), 413, 415, then the core's 400, 422, 403, then 429 (number-path misses,
+service/probing.py).  Two come from elsewhere: 403 for a client certificate of another
+institution right after 401 (service/tls.py: a connection's, known before any body),
+and 413 for a batch of too many JSON objects, before it is decoded.
 """
 
 from __future__ import annotations
