@@ -19,8 +19,8 @@ Layout (all integers little-endian):
 
 Opening checks the magic, the version, the lengths against the file size, the
 checksum, every array's bounds and every index the compiled core follows without a
-check (rows, insurers, limit categories, key and certificate slots, arena offsets; the
-lengths of the arena's strings are not yet checked); any mismatch raises
+check (rows, insurers, limit categories, key and certificate slots, arena offsets and
+the lengths of the strings there); any mismatch raises
 SnapshotFileError with the reason.  When `ONSHI_SNAPSHOT_KEY` is set, files are written
 with an HMAC and a file without a valid one is refused: a CRC finds accidents, the HMAC
 finds a file someone else wrote.  Files are written beside the target with O_EXCL and
@@ -48,8 +48,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ._build import SnapshotData
+from ._build import LONG_TEXT, SnapshotData
 from ._rows import LAYOUTS
+from ._text import SERIAL_MAX
 
 MAGIC = b"ONSHISNP"
 FORMAT_VERSION = 4  # 2: index slots placed by the mixed home_slot; 3: row-grouped columns;
@@ -266,4 +267,36 @@ def index_problem(data: SnapshotData) -> str | None:
     for name, sound in checks:
         if not sound:
             return f"{name} out of range"
+    arena_view = data.arena
+    for name in ("p_name", "p_kana", "q_symbol", "q_number"):
+        if not _texts_fit(arena_view, getattr(data, name)):
+            return f"a string of {name} runs past the arena"
+    if not _serials_fit(arena_view, data.c_serial):
+        return "a serial of c_serial runs past the arena"
     return None
+
+
+def _texts_fit(arena: Any, offsets: Any) -> bool:
+    """Each distinct string (core_ext._build.text_at's layout) ends within the arena."""
+    size = len(arena)
+    for offset in set(offsets):
+        if offset < 0:
+            continue  # none (p_kana)
+        length, start = arena[offset], offset + 1
+        if length == LONG_TEXT:
+            if offset + 5 > size:
+                return False
+            length, start = int.from_bytes(arena[offset + 1 : offset + 5], "little"), offset + 5
+        if start + length > size:
+            return False
+    return True
+
+
+def _serials_fit(arena: Any, offsets: Any) -> bool:
+    """Each packed serial (core_ext._build.pack_serial) has 1-32 digits within the arena."""
+    size = len(arena)
+    for offset in set(offsets):
+        digits = arena[offset]
+        if not 1 <= digits <= SERIAL_MAX or offset + 1 + (digits + 1) // 2 > size:
+            return False
+    return True

@@ -17,7 +17,7 @@ import pytest
 import core_ext
 from core_ext import SnapshotFileError, open_snapshot, write_snapshot
 from core_ext._file import HEADER
-from core_ext._rows import QUAL_ROWS
+from core_ext._rows import PERSON_ROWS, QUAL_ROWS
 from service.dataset import load_dir
 from tests.conftest import EXAMPLES
 
@@ -57,9 +57,25 @@ def _fill_key_slots(raw: bytearray, manifest: dict, payload: int) -> None:
         struct.pack_into("<" + code, raw, payload + offset + i * size, 0)  # no empty slot: a lookup spins
 
 
-@pytest.mark.parametrize(("edit", "reason"), [(_set_q_insurer, "q_insurer"), (_fill_key_slots, "key_slots")])
+def _stretch_a_name(raw: bytearray, manifest: dict, payload: int) -> None:
+    """Row 0's name points at the arena's last byte, which claims 254 bytes follow."""
+    _, rows, _ = manifest["arrays"]["p_rows"]
+    code, at = PERSON_ROWS.columns["p_name"]
+    _, arena, size = manifest["arrays"]["arena"]
+    struct.pack_into("<" + code, raw, payload + rows + at, size - 1)
+    raw[payload + arena + size - 1] = 254
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (_set_q_insurer, "q_insurer out of range"),
+        (_fill_key_slots, "key_slots out of range"),
+        (_stretch_a_name, "a string of p_name runs past the arena"),
+    ],
+)
 def test_a_forged_index_with_a_good_crc_is_refused(example_file: Path, edit: Callable, reason: str) -> None:
-    with pytest.raises(SnapshotFileError, match=f"corrupted \\({reason} out of range\\)"):
+    with pytest.raises(SnapshotFileError, match=f"corrupted \\({reason}\\)"):
         open_snapshot(forge(example_file, edit))
 
 
