@@ -40,6 +40,7 @@ import asyncpg
 
 from core_ext import ACCESS_COLUMNS, checked_access_line
 from service.db.pool import Database
+from service.journalindex import JournalIndex
 from service.metrics import ACCESS_LOG_EVENTS
 
 log = logging.getLogger("onshi.accesslog")
@@ -346,7 +347,7 @@ class AccessLog:
 
     async def for_person(self, person_id: int, limit: int) -> list[dict[str, Any]]:
         """Newest first: what is stored and what still waits in files."""
-        answers = await asyncio.to_thread(self._in_files, person_id)
+        answers = await asyncio.to_thread(self._in_files, person_id, limit)
         if self.database is not None:
             async with self.database.connection() as conn:
                 stored = await conn.fetch(
@@ -364,12 +365,13 @@ class AccessLog:
             answer["birthdate_mismatch"] = answer["code"] == "NOT_FOUND"
         return answers[:limit]
 
-    def _in_files(self, person_id: int) -> list[dict[str, Any]]:
-        """This person's records in the files (read off the event loop: the `--data` journal
-        grows without bound), newest first; a damaged line is passed over."""
-        files = [self.journal]
-        if self.database is not None:
-            files = sorted([*self.state_dir.glob(f"{SEALED}*"), *self.state_dir.glob(f"{UNSAVED}*")])
+    def _in_files(self, person_id: int, limit: int) -> list[dict[str, Any]]:
+        """This person's records in the files, newest first (called off the event loop); a
+        damaged line is passed over.  The `--data` journal grows without bound: it is read
+        through its index (service/journalindex.py), the files waiting for PostgreSQL whole."""
+        if self.database is None:
+            return JournalIndex(self.journal).for_person(person_id, limit)
+        files = sorted([*self.state_dir.glob(f"{SEALED}*"), *self.state_dir.glob(f"{UNSAVED}*")])
         needle = f",{person_id},".encode()
         answers = []
         for path in files:
