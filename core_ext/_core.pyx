@@ -296,8 +296,7 @@ cdef class Core:
             return 200, PyBytes_FromStringAndSize(b.p, b.n)
         finally:
             if b.cap > OUT_KEEP:  # an unusually long answer: give the memory back
-                free(b.p)
-                buf_init(b, OUT_START)
+                buf_reset(b, OUT_START)
 
     def confirm_batch(self, bytes body, str institution, int today, str request_id,
                       str checked_at, bytes snapshot, bint stale=False, bytearray log=None):

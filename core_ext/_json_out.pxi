@@ -3,13 +3,23 @@
 cdef const char* HEX = b"0123456789abcdef"
 
 cdef int buf_init(Buf* b, Py_ssize_t cap) except -1:
+    b.n = 0
+    b.failed = False
     b.p = <char*>malloc(cap)
+    b.cap = 0 if b.p == NULL else cap  # never a capacity without the memory behind it
     if b.p == NULL:
         raise MemoryError()
-    b.n = 0
-    b.cap = cap
-    b.failed = False
     return 0
+
+
+cdef void buf_reset(Buf* b, Py_ssize_t cap) noexcept nogil:
+    """Give a grown buffer's memory back and start again small.  Without memory for that,
+    the buffer is left empty (no pointer, no capacity): the next write grows it."""
+    free(b.p)
+    b.n = 0
+    b.failed = False
+    b.p = <char*>malloc(cap)
+    b.cap = 0 if b.p == NULL else cap
 
 
 cdef int buf_done(Buf* b) except -1:

@@ -8,6 +8,7 @@ row structs (_types.pxd), so what a test sees here is what the core runs.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport uint32_t, uint64_t
+from libc.stdlib cimport free
 from libc.string cimport memcmp, memcpy
 
 from ._days cimport days_from_civil
@@ -72,3 +73,11 @@ def buffer_address(const unsigned char[::1] view):
 def memo_sizes(Core core):
     """(symbols, numbers) the core has memoised in code_form."""
     return len(core._symbol_forms), len(core._number_forms)
+
+
+def drop_answer_buffer(Core core):
+    """Leave the core's answer buffer as a failed allocation does: no memory, no capacity."""
+    free(core._out.p)
+    core._out.p = NULL
+    core._out.cap = 0
+    core._out.n = 0

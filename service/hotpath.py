@@ -59,6 +59,9 @@ CERTIFICATE_MISMATCH = error_body(
     "INSTITUTION_MISMATCH", "クライアント証明書の医療機関等コードがAPIキーの医療機関等と一致しません。"
 )
 NOT_READY = error_body("NOT_READY", "データを読み込み中です。しばらくしてから再度照会してください。")
+OUT_OF_MEMORY = error_body(
+    "OVERLOADED", "サーバーのメモリが不足しているため回答できません。しばらくしてから再度照会してください。"
+)
 INTERNAL = error_body("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
 
 
@@ -225,6 +228,12 @@ class HotPath:
             status, answer = decide(
                 body, institution, today, rid, checked_at, gen.snapshot_json, stale, pending
             )
+        except MemoryError:
+            # The answer could not be built (the core's buffers grow as answers need): the
+            # worker lives on, and the client may ask again.
+            log.error("confirmation not answered: out of memory", extra={"request_id": rid})
+            REFUSALS["out_of_memory"] += 1
+            return 503, OUT_OF_MEMORY, 0
         except Exception:
             log.exception("confirmation failed", extra={"request_id": rid})
             return 500, INTERNAL, 0

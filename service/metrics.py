@@ -29,6 +29,7 @@ REFUSALS: dict[str, int] = dict.fromkeys(
         "rate_items",
         "miss_limit",
         "key_locked",
+        "out_of_memory",
         "access_log_unwritable",
     ),
     0,

@@ -12,6 +12,7 @@ import orjson
 from starlette.testclient import TestClient
 
 from service.dataset import load_dir
+from service.hotpath import BATCH_LIMIT
 from service.state import MAX_AUTHORIZATION, generation_of
 from tests.conftest import EXAMPLES, examples_app
 from tests.processes import CARD_1, CLINIC_CODE, CLINIC_KEY
@@ -49,10 +50,10 @@ def test_a_batch_of_ignored_empty_objects_is_refused_before_decoding() -> None:
 
 
 def test_a_batch_in_thousands_of_segments_costs_no_more_than_one() -> None:
-    """7 MB in 1,460-byte pieces: joined once (adding each piece to the last took seconds)."""
+    """8 MiB in 1,460-byte pieces: joined once (adding each piece to the last took seconds)."""
     item = orjson.dumps({**CARD_1, "symbol": "x" * 20})
     body = b'{"institution_code":"%s","items":[' % CLINIC_CODE.encode() + b",".join([item] * 9_999) + b"]}"
-    body += b" " * (7_000_000 - len(body))
+    body += b" " * (BATCH_LIMIT - len(body))  # 8 MiB: the most a batch may be
     pieces = [body[i : i + 1460] for i in range(0, len(body), 1460)]
     app = examples_app()
     sent: list[dict[str, Any]] = []
@@ -84,4 +85,34 @@ def test_a_batch_in_thousands_of_segments_costs_no_more_than_one() -> None:
 
     cpu = asyncio.run(run())
     assert sent[0]["status"] == 200 and len(orjson.loads(sent[1]["body"])["results"]) == 9_999
-    assert cpu < 2.0, f"{cpu:.2f} s of CPU for one 7 MB batch"
+    assert cpu < 0.5, f"{cpu:.2f} s of CPU for one 8 MiB batch"
+
+
+def test_an_answer_without_memory_is_503_and_the_worker_goes_on() -> None:
+    app = examples_app()
+
+    class Exhausted:
+        def confirm(self, *args: Any) -> Any:
+            raise MemoryError
+
+    gen = app.state.current
+    real = gen.core
+    with TestClient(app) as client:
+        gen.core = Exhausted()
+        try:
+            answer = client.post(
+                "/v1/confirmations",
+                content=orjson.dumps({"institution_code": CLINIC_CODE, **CARD_1}),
+                headers=CLINIC,
+            )
+        finally:
+            gen.core = real
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "OVERLOADED"
+        assert (
+            client.post(
+                "/v1/confirmations",
+                content=orjson.dumps({"institution_code": CLINIC_CODE, **CARD_1}),
+                headers=CLINIC,
+            ).status_code
+            == 200
+        )
