@@ -253,7 +253,8 @@ def index_problem(data: SnapshotData) -> str | None:
         ("q_person", _within(data.q_person, 0, persons)),
         ("q_insurer", _within(data.q_insurer, 0, len(data.insurer_numbers))),
         ("q_limit", _within(data.q_limit, -1, len(data.limit_names))),
-        ("key_next", _within(data.key_next, -1, quals)),
+        # A key's rows are linked upwards: a link back could make a lookup go round for ever.
+        ("key_next", all(n == -1 or i < n < quals for i, n in enumerate(data.key_next))),
         ("key_slots", _within(data.key_slots, -1, quals) and -1 in data.key_slots),
         ("cert_slots", _within(data.cert_slots, -1, certificates) and -1 in data.cert_slots),
         ("c_person", _within(data.c_person, 0, persons)),
