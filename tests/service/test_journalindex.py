@@ -51,3 +51,22 @@ def test_a_rotated_journal_is_indexed_afresh(tmp_path: Path) -> None:
     replacement.write_bytes(line(4, "d", 1) + line(5, "e", 1) + line(6, "f", 2))  # longer, renamed over
     replacement.replace(journal)
     assert [r["request_id"] for r in index.for_person(1, 10)] == ["e", "d"]
+
+
+def test_the_state_directory_and_the_journal_are_private(tmp_path: Path) -> None:
+    import asyncio
+
+    from service.accesslog import AccessLog
+
+    access = AccessLog(tmp_path / "state")
+    access.pending += line(1, "a", 1)
+
+    async def run() -> None:
+        await access.start()
+        assert access.persist()
+        await access.stop()
+
+    asyncio.run(run())
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "state" / "access-log.csv").stat().st_mode & 0o777 == 0o600
+    assert JournalIndex(tmp_path / "state" / "access-log.csv").for_person(1, 5)[0]["request_id"] == "a"
