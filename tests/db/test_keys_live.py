@@ -32,10 +32,14 @@ def test_a_replaced_key_is_refused_within_a_second(loaded: str, tmp_path: Path) 
         assert _status(server, NEW_KEY) == 401
         row = {"institution_code": CLINIC_CODE, "name": "北浜内科クリニック", "api_key": NEW_KEY}
         assert server.upsert({"institutions": [row]})[0] == 200
-        started = time.monotonic()
-        while _status(server, NEW_KEY) != 200 or _status(server, "demo-key-clinic") != 401:
-            assert time.monotonic() - started < 1.0, "the change took longer than a second"
-            time.sleep(0.02)
+        # Every worker: a few answers in a row of each (each worker answers about half).
+        _until(
+            lambda: all(
+                _status(server, NEW_KEY) == 200 and _status(server, "demo-key-clinic") == 401
+                for _ in range(8)
+            ),
+            "the new key",
+        )
         # Both workers answer alike: ask a few times (each answers about half).
         assert {_status(server, "demo-key-clinic") for _ in range(20)} == {401}
         assert {_status(server, NEW_KEY) for _ in range(20)} == {200}
