@@ -99,6 +99,7 @@ class AccessLog:
         # path fetches `pending` for every request, and it is always the same object).
         self.pending = bytearray()
         self.journal = state_dir / "access-log.csv"  # the --data mode store
+        self._index = JournalIndex(self.journal)  # and how it is read
         self._fd: int | None = None  # the file `persist` appends to
         self._name = ""  # with a database: this worker's current file's NAME
         self._unsaved_bytes = 0
@@ -370,7 +371,7 @@ class AccessLog:
         damaged line is passed over.  The `--data` journal grows without bound: it is read
         through its index (service/journalindex.py), the files waiting for PostgreSQL whole."""
         if self.database is None:
-            return JournalIndex(self.journal).for_person(person_id, limit)
+            return self._index.for_person(person_id, limit)
         files = sorted([*self.state_dir.glob(f"{SEALED}*"), *self.state_dir.glob(f"{UNSAVED}*")])
         needle = f",{person_id},".encode()
         answers = []

@@ -44,7 +44,7 @@ PERSON_SLOT = struct.Struct("<16sii")  # digest of (institution, person id), day
 PERSON_SLOTS = 1 << 20
 PERSON_PROBES = 512  # a full neighbourhood counts as locked: refusing is the safe failure
 MISSES_AT, LOCKED_UNTIL = 16, 24
-DAY_AT, COUNT_AT = 16, 20
+DAY_AT = 16
 NOT_FOUND_ANSWER = b'"code":"NOT_FOUND"'  # JSON escapes every quote inside a string value
 MISS_LINE = b",NOT_FOUND,"  # in an access-log line (core_ext._logline): no other field has commas
 CARD = b",myna_card,"
@@ -62,7 +62,6 @@ class ProbeGuard:
             state_dir / "probe-institutions.bin", INSTITUTION_SLOTS, INSTITUTION_SLOT.size
         )
         self._persons = SharedSlots(state_dir / "probe-persons.bin", PERSON_SLOTS, PERSON_SLOT.size)
-        self._slots: dict[str, int] = {}
         # The institution slots' clocks as an array, and where each institution's misses'
         # clock is in it (its lock's clock follows): `quiet`, which the hot path inlines,
         # reads them unlocked on every request.
@@ -93,9 +92,7 @@ class ProbeGuard:
 
         `answer` is the 200 body, `records[start:]` the access-log lines the decision wrote."""
         now = time.time() if now is None else now
-        offset = self._slots.get(institution)
-        if offset is None:
-            offset = self._slot(institution)
+        offset = self._slot(institution)
         misses_at = self.clocks[(offset + MISSES_AT) >> 3]
         locked_until = self.clocks[(offset + LOCKED_UNTIL) >> 3]
         if locked_until <= now and misses_at - now <= HOUR and records.find(MISS_LINE, start) < 0:
@@ -141,7 +138,7 @@ class ProbeGuard:
                     PROBES["keys_locked"] += 1
         table = self._institutions
         with table.locked(offset):
-            _, misses_at, _ = INSTITUTION_SLOT.unpack_from(table.map, offset)
+            misses_at = self.clocks[(offset + MISSES_AT) >> 3]
             if self.miss_limit:
                 was_over = misses_at - now > HOUR
                 misses_at = max(misses_at, now) + misses * HOUR / self.miss_limit
@@ -183,11 +180,12 @@ class ProbeGuard:
             return int(count)
 
     def _slot(self, institution: str) -> int:
-        offset = self._slots.get(institution)
-        if offset is None:
-            offset = self._slots[institution] = self._institutions.claim(slot_key(institution))
-            self.clock_at[institution] = (offset + MISSES_AT) >> 3
-        return offset
+        """The byte offset of the institution's slot (kept as where its clock is)."""
+        at = self.clock_at.get(institution)
+        if at is None:
+            offset = self._institutions.claim(slot_key(institution))
+            at = self.clock_at[institution] = (offset + MISSES_AT) >> 3
+        return (at << 3) - MISSES_AT
 
 
 def _person(line: bytes) -> bytes:
