@@ -45,6 +45,7 @@ from ._codes import (
     LEGACY_CARD,
     LIMIT_CATEGORIES,
     MYNA_CARD,
+    OUTCOMES,
     PRESENTED,
 )
 from ._file import OpenedSnapshot, SnapshotFileError, open_snapshot, write_snapshot
@@ -112,6 +113,7 @@ __all__ = [
     "ACCESS_COLUMNS",
     "BIG_ID",
     "CODE_NAMES",
+    "OUTCOMES",
     "COMPILED",
     "DOCUMENT_KINDS",
     "ELIGIBILITY_CERTIFICATE",

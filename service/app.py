@@ -17,11 +17,13 @@ from prometheus_client import CollectorRegistry
 from core_ext import CODE_NAMES
 from service import openapi
 from service.accesslog import AccessLog
+from service.bulk import BulkStore
 from service.db.pool import Database
 from service.follower import STATE_SNAPSHOT, Follower
 from service.hotpath import HotPath
 from service.loading import source_generation
 from service.metrics import OnshiCollector, RequestMetrics
+from service.oqs.gateway import Gateway
 from service.probing import ProbeGuard
 from service.ratelimit import RateLimiter
 from service.routes import admin, confirmations, ops
@@ -106,6 +108,8 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         finally:
             if follower is not None:
                 await follower.stop()
+            # Bulk jobs stop between steps; another start takes them up (service/bulk.py).
+            await app.state.gateway.runner.stop()
             await access.stop()  # every accepted confirmation is recorded before exit
             log.info("access log flushed: %d records written", access.written)
             if database is not None:
@@ -161,7 +165,10 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         if settings.miss_limit or settings.key_miss_limit
         else None
     )
-    return HotPath(app, state, metrics, access, limiter, guard)
+    hot = HotPath(app, state, metrics, access, limiter, guard)
+    hot.gateway = gateway = Gateway(hot, BulkStore(Path(settings.state_dir)))
+    app.state.gateway = gateway
+    return hot
 
 
 def app_factory() -> HotPath:

@@ -34,6 +34,7 @@ BATCH_LIMIT = 8 * 1024 * 1024
 # Objects and arrays in a batch body at most: an item is an object with one more (its
 # consent), and a symbol or a number may hold a few brackets of its own.
 BATCH_CONTAINERS = 64 * MAX_BATCH_ITEMS
+GATEWAY_PATHS = ("/v1/oqs/", "/v1/bulk")
 REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 # Routes measured under their own name; anything else is "other" (bounded label set).
 KNOWN_PATHS = frozenset({"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"})
@@ -92,8 +93,13 @@ class HotPath:
         self.access = access  # None: confirmations are not recorded (in-process tests only)
         self.limiter = limiter  # None: no rate limits
         self.guard = guard  # None: number-path misses are not limited
+        # The routes beside this one (service/oqs/gateway.py): national messages, bulk jobs.
+        self.gateway: ASGIApp | None = None
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(6).hex()
+
+    def fresh_request_id(self) -> str:
+        return f"{self._id_prefix}-{next(self._ids)}"
 
     def begin_stopping(self) -> None:
         """A stop has begun: /v1/readyz answers 503; confirmations are still answered."""
@@ -106,6 +112,8 @@ class HotPath:
                 return await self._confirm(scope, receive, send, False)
             if path == BATCH_PATH:
                 return await self._confirm(scope, receive, send, True)
+        if scope["type"] == "http" and self.gateway is not None and scope["path"].startswith(GATEWAY_PATHS):
+            return await self.gateway(scope, receive, send)
         if scope["type"] == "websocket":
             # Onshi speaks no WebSocket: refused before FastAPI (or anything) sees it.
             return await send({"type": "websocket.close", "code": 1008})

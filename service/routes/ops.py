@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness, readiness, snapshot facts, Prometheus metrics."""
+"""Operations endpoints: liveness, readiness, snapshot facts, Prometheus metrics, the code catalogue."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from service import catalogue
+
 router = APIRouter(tags=["operations"])
+CATALOGUE_JSON = orjson.dumps(catalogue.document())
 
 
 @router.get("/v1/healthz")
@@ -36,3 +40,9 @@ async def snapshot(request: Request) -> dict[str, Any]:
 async def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/codes")
+async def codes() -> Response:
+    """The code catalogue: every code, its national and FHIR mappings, texts for staff and vendors."""
+    return Response(CATALOGUE_JSON, media_type="application/json")

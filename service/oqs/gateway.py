@@ -1,0 +1,430 @@
+"""The national messages over HTTP: POST /v1/oqs/<message>, and the JSON bulk API (/v1/bulk).
+
+Each OQS message is answered in the form it came in: XML in the encoding its declaration
+names (`Content-Type: application/xml` or `text/xml`), or the `{"XmlMsg": …}` JSON form
+(`application/json`).  A message that cannot be answered (unreadable, refused, invalid)
+gets `SegmentOfResult` 9 with `ErrorCode` (the catalogue's code) and `ErrorMessage`, and
+the HTTP status the JSON API gives for the same failure.  Decisions are the hot path's
+own (`HotPath._decide`): the access log, the rate and the probing limits apply as there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from core_ext import error_body
+from service.admission import Admitted, Refused, admit, media_type
+from service.bulk import DONE, MAX_ITEMS, BulkRunner, BulkStore, Job
+from service.clock import tokyo_now
+from service.hotpath import HotPath
+from service.oqs import messages
+from service.oqs.messages import SEGMENT_DONE, SEGMENT_FAILED, SEGMENT_WORKING
+from service.oqs.xmltree import MessageError, Tree, parse_json, parse_xml, render_json, render_xml
+
+OQS_PREFIX = "/v1/oqs/"
+BULK_PATH = "/v1/bulk"
+SINGLE_LIMIT = 64 * 1024
+OQS_BULK_LIMIT = 64 * 1024 * 1024
+BULK_LIMIT = 256 * 1024 * 1024
+XML_TYPES = frozenset({b"application/xml", b"text/xml"})
+NDJSON_CHUNK = 1 << 20
+
+UNKNOWN_MESSAGE = ("UNKNOWN_MESSAGE", "この電文には対応していません（docs/oqs.md）。")
+BULK_NOT_FOUND = (
+    "BULK_NOT_FOUND",
+    "受付番号（ReceptionNumber）が見つかりません。受付から24時間を過ぎたか、他の医療機関等の番号です。",
+)
+UNSUPPORTED_MEDIA = (
+    "UNSUPPORTED_MEDIA_TYPE",
+    "Content-Typeはapplication/xml（またはtext/xml）かapplication/jsonにしてください。",
+)
+
+
+class Form:
+    """How a message came, and so how it is answered: XML in a codec, or JSON."""
+
+    def __init__(self, xml: bool, codec: str = "utf-8") -> None:
+        self.xml = xml
+        self.codec = codec
+
+    def render(self, tree: Tree) -> tuple[bytes, bytes]:
+        if self.xml:
+            return render_xml(tree, self.codec), b"application/xml; charset=" + (
+                b"Shift_JIS" if self.codec == "cp932" else b"UTF-8"
+            )
+        return render_json(tree), b"application/json"
+
+
+Handler = Callable[[Admitted, Tree, Form], Awaitable[tuple[int, Tree]]]
+
+
+class Gateway:
+    """ASGI: /v1/oqs/<message> and /v1/bulk[/<id>]; mounted by HotPath."""
+
+    def __init__(self, hot: HotPath, store: BulkStore) -> None:
+        self.hot = hot
+        self.store = store
+        self.runner = BulkRunner(hot, store)
+        self.handlers: dict[str, tuple[int, Handler]] = {
+            "OQSsiquc01": (SINGLE_LIMIT, self._single),
+            "OQSmuquc01": (OQS_BULK_LIMIT, self._bulk_accept),
+            "OQSmuquc02": (SINGLE_LIMIT, self._bulk_results),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        path: str = scope["path"]
+        if path.startswith(OQS_PREFIX):
+            status = await self._oqs(scope, receive, send, path[len(OQS_PREFIX) :])
+            endpoint = path if path[len(OQS_PREFIX) :] in self.handlers else OQS_PREFIX
+        else:
+            status = await self._bulk(scope, receive, send, path)
+            endpoint = BULK_PATH
+        self.hot.metrics.observe(endpoint, status, time.perf_counter() - started)
+
+    # --- the national messages -------------------------------------------------------
+
+    async def _oqs(self, scope: Scope, receive: Receive, send: Send, name: str) -> int:
+        handler = self.handlers.get(name) if scope["method"] == "POST" else None
+        limit = handler[0] if handler else SINGLE_LIMIT
+        admitted = await admit(self.hot, scope, receive, limit)
+        form = Form(media_type(_content_type(scope)) != b"application/json")
+        if isinstance(admitted, Refused):
+            if admitted.status == 499:
+                return 499
+            error = orjson.loads(admitted.payload)["error"]
+            return await self._answer_error(
+                send,
+                admitted.status,
+                form,
+                {},
+                (error["code"], error["message"]),
+                admitted.request_id,
+                admitted.retry_after,
+            )
+        if handler is None:
+            return await self._answer_error(send, 404, form, {}, UNKNOWN_MESSAGE, admitted.request_id)
+        kind = media_type(admitted.content_type)
+        if kind not in XML_TYPES and kind != b"application/json":
+            return await self._answer_error(send, 415, form, {}, UNSUPPORTED_MEDIA, admitted.request_id)
+        try:
+            if form.xml:
+                tree, codec = parse_xml(admitted.body)
+                form = Form(True, codec)
+            else:
+                tree = parse_json(admitted.body)
+        except MessageError as error:
+            return await self._answer_error(
+                send, 400, form, {}, (error.code, error.message), admitted.request_id
+            )
+        status, answer = await handler[1](admitted, tree, form)
+        return await self._send(send, status, form, answer, admitted.request_id)
+
+    async def _single(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+        found = messages.searches(tree)
+        if len(found) != 1:
+            return 422, self._error_tree(
+                tree, form, "VALIDATION_ERROR", "QualificationConfirmSearchInfoを1件送ってください。"
+            )
+        body = orjson.dumps({**messages.header_fields(tree), **messages.search_item(found[0])})
+        status, raw, _ = self.hot._decide(
+            admitted.gen, body, False, admitted.institution, admitted.request_id
+        )
+        answer = orjson.loads(raw)
+        if status != 200:
+            error = answer.get("error", {})
+            return status, self._error_tree(
+                tree, form, error.get("code", "INTERNAL_ERROR"), messages.error_text(answer)
+            )
+        consent = (
+            found[0].get("LimitApplicationCertificateRelatedConsFlg") == "1"
+            if isinstance(found[0], dict)
+            else False
+        )
+        return 200, {
+            "MessageHeader": messages.response_header(
+                tree, form.codec, messages.execution_time(answer["checked_at"]), SEGMENT_DONE
+            ),
+            "MessageBody": {
+                "QualificationConfirmSearchInfo": found[0],
+                **messages.result_fields(answer, consent),
+            },
+        }
+
+    async def _bulk_accept(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+        found = messages.searches(tree)
+        if not found or len(found) > MAX_ITEMS:
+            return 422, self._error_tree(
+                tree,
+                form,
+                "VALIDATION_ERROR",
+                f"QualificationConfirmSearchInfoを1件から{MAX_ITEMS:,}件送ってください。",
+            )
+        common = {**messages.header_fields(tree), "institution_code": admitted.institution}
+        mismatch = self._institution_mismatch(tree, admitted, form)
+        if mismatch is not None:
+            return 403, mismatch
+        # The search as sent rides along (ignored by the core) to be echoed in the answer.
+        items = [{**messages.search_item(info), "oqs_search": info} for info in found]
+        job = await asyncio.to_thread(
+            self.store.create, admitted.institution, common, items, admitted.request_id
+        )
+        self.runner.start(job)
+        _, checked_at = tokyo_now()
+        return 200, {
+            "MessageHeader": messages.response_header(
+                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
+            ),
+            "MessageBody": {"ReceptionNumber": job.id},
+        }
+
+    async def _bulk_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+        number = messages.text_of(tree.get("MessageBody"), "ReceptionNumber") or ""
+        job = self.store.find(admitted.institution, number.strip())
+        if job is None:
+            return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
+        _, checked_at = tokyo_now()
+        executed = messages.execution_time(checked_at)
+        if job.status != DONE:
+            self.runner.adopt_if_orphaned(job)
+            return 200, {
+                "MessageHeader": messages.response_header(tree, form.codec, executed, SEGMENT_WORKING),
+                "MessageBody": {"ReceptionNumber": job.id},
+            }
+        units = await asyncio.to_thread(self._bulk_units, job)
+        normal = sum(
+            1 for unit in units if unit["BulkConfirmUnit"]["ProcessingResultStatus"] == messages.STATUS_NORMAL
+        )
+        return 200, {
+            "MessageHeader": messages.response_header(tree, form.codec, executed, SEGMENT_DONE),
+            "MessageBody": {
+                "ReceptionNumber": job.id,
+                "NumberOfProcessingResult": str(len(units)),
+                "NumberOfNormalProcessing": str(normal),
+                "NumberOfError": str(len(units) - normal),
+                "ResultList": units,
+            },
+        }
+
+    def _bulk_units(self, job: Job) -> list[Tree]:
+        units = []
+        folder = self.store.root / job.id
+        with open(folder / "items.ndjson", "rb") as items, open(folder / "results.ndjson", "rb") as results:
+            items.readline()  # the common fields
+            for item_line, result_line in zip(items, results, strict=True):
+                item = orjson.loads(item_line)
+                result = orjson.loads(result_line)
+                consent = bool(item.get("consent", {}).get("limit_info"))
+                units.append(
+                    {
+                        "BulkConfirmUnit": {
+                            "QualificationConfirmSearchInfo": item.get("oqs_search"),
+                            **messages.result_fields(result, consent),
+                        }
+                    }
+                )
+        return units
+
+    def _institution_mismatch(self, tree: Tree, admitted: Admitted, form: Form) -> Tree | None:
+        given = messages.text_of(tree.get("MessageHeader"), "MedicalInstitutionCode")
+        if given == admitted.institution:
+            return None
+        code, message = (
+            "INSTITUTION_MISMATCH",
+            "医療機関等コード（MedicalInstitutionCode）がAPIキーの医療機関と一致しません。",
+        )
+        return self._error_tree(tree, form, code, message)
+
+    def _error_tree(self, request: Tree, form: Form, code: str, message: str) -> Tree:
+        _, checked_at = tokyo_now()
+        return {
+            "MessageHeader": messages.response_header(
+                request, form.codec, messages.execution_time(checked_at), SEGMENT_FAILED, (code, message)
+            )
+        }
+
+    async def _answer_error(
+        self,
+        send: Send,
+        status: int,
+        form: Form,
+        request: Tree,
+        error: tuple[str, str],
+        rid: str,
+        retry_after: int = 0,
+    ) -> int:
+        return await self._send(send, status, form, self._error_tree(request, form, *error), rid, retry_after)
+
+    async def _send(
+        self, send: Send, status: int, form: Form, tree: Tree, rid: str, retry_after: int = 0
+    ) -> int:
+        body, content_type = form.render(tree)
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", rid.encode()),
+        ]
+        if retry_after:
+            headers.append((b"retry-after", str(retry_after).encode()))
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return status
+
+    # --- the JSON bulk API -------------------------------------------------------------
+
+    async def _bulk(self, scope: Scope, receive: Receive, send: Send, path: str) -> int:
+        method = scope["method"]
+        job_id = path[len(BULK_PATH) + 1 :] if path.startswith(BULK_PATH + "/") else None
+        if (path == BULK_PATH and method == "POST") or (job_id and method == "GET"):
+            admitted = await admit(self.hot, scope, receive, BULK_LIMIT, read_body=job_id is None)
+        else:
+            return await _json(
+                send, 404 if path != BULK_PATH else 405, _error("NOT_FOUND", "そのURLはありません。"), ""
+            )
+        if isinstance(admitted, Refused):
+            if admitted.status == 499:
+                return 499
+            return await _json(
+                send, admitted.status, admitted.payload, admitted.request_id, admitted.retry_after
+            )
+        if job_id is None:
+            return await self._bulk_post(send, admitted)
+        job = self.store.find(admitted.institution, job_id)
+        if job is None:
+            return await _json(send, 404, _error(*BULK_NOT_FOUND), admitted.request_id)
+        if job.status != DONE:
+            self.runner.adopt_if_orphaned(job)
+            return await _json(send, 202, orjson.dumps(_job_status(job)), admitted.request_id, 1)
+        return await self._send_results(send, job, admitted.request_id)
+
+    async def _bulk_post(self, send: Send, admitted: Admitted) -> int:
+        rid = admitted.request_id
+        if media_type(admitted.content_type) != b"application/json":
+            return await _json(
+                send,
+                415,
+                _error("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。"),
+                rid,
+            )
+        try:
+            document = await asyncio.to_thread(orjson.loads, admitted.body)
+        except orjson.JSONDecodeError:
+            document = None
+        if not isinstance(document, dict):
+            return await _json(
+                send, 400, _error("MALFORMED_JSON", "リクエスト本文がJSONオブジェクトではありません。"), rid
+            )
+        items = document.get("items")
+        problem = None
+        if not isinstance(items, list):
+            problem = (
+                "items",
+                "REQUIRED" if items is None else "FORMAT",
+                "items（照会項目の配列）がありません。",
+            )
+        elif not 1 <= len(items) <= MAX_ITEMS:
+            if items:
+                return await _json(
+                    send,
+                    413,
+                    _error("PAYLOAD_TOO_LARGE", f"一括照会（/v1/bulk）は{MAX_ITEMS:,}件までです。"),
+                    rid,
+                )
+            problem = ("items", "LENGTH", "items が空です。")
+        elif document.get("institution_code") is None:
+            problem = ("institution_code", "REQUIRED", "医療機関等コード（institution_code）がありません。")
+        if problem is not None:
+            field, code, message = problem
+            body = orjson.dumps(
+                {
+                    "error": {
+                        "code": "VALIDATION_ERROR",
+                        "message": message,
+                        "fields": [{"field": field, "code": code, "message": message}],
+                    }
+                }
+            )
+            return await _json(send, 422, body, rid)
+        if document["institution_code"] != admitted.institution:
+            return await _json(
+                send,
+                403,
+                _error(
+                    "INSTITUTION_MISMATCH",
+                    "医療機関等コード（institution_code）がAPIキーの医療機関と一致しません。",
+                ),
+                rid,
+            )
+        common = {"institution_code": admitted.institution}
+        if "confirmation_date" in document:
+            common["confirmation_date"] = document["confirmation_date"]
+        job = await asyncio.to_thread(self.store.create, admitted.institution, common, items, rid)
+        self.runner.start(job)
+        return await _json(send, 202, orjson.dumps(_job_status(job)), rid, location=f"{BULK_PATH}/{job.id}")
+
+    async def _send_results(self, send: Send, job: Job, rid: str) -> int:
+        path = self.store.results_path(job)
+        size = path.stat().st_size
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/x-ndjson"),
+                    (b"content-length", str(size).encode()),
+                    (b"x-request-id", rid.encode()),
+                ],
+            }
+        )
+        with open(path, "rb") as results:
+            while chunk := await asyncio.to_thread(results.read, NDJSON_CHUNK):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return 200
+
+
+def _content_type(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value  # type: ignore[no-any-return]
+    return b""
+
+
+def _error(code: str, message: str) -> bytes:
+    return error_body(code, message)
+
+
+def _job_status(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "items": job.items,
+        "processed": job.processed,
+        "accepted_at": job.accepted_at,
+        "expires_at": job.expires_at,
+    }
+
+
+async def _json(
+    send: Send, status: int, body: bytes, rid: str, retry_after: int = 0, location: str | None = None
+) -> int:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if rid:
+        headers.append((b"x-request-id", rid.encode()))
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    if location:
+        headers.append((b"location", location.encode()))
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status
