@@ -209,6 +209,21 @@ class BulkRunner:
         job.status = DONE
         self.store.write_meta(folder, job, 0)
 
+    async def _decide_alone(self, job: Job, common: dict[str, Any], item: Any, rid: str) -> Any:
+        body = orjson.dumps({**common, "items": [item]})
+        while True:
+            gen = self.hot.state.current
+            status, answer, _ = (
+                (503, b"", 0) if gen is None else self.hot._decide(gen, body, True, job.institution, rid)
+            )
+            if status == 200:
+                return orjson.loads(answer)["results"][0]
+            if status == 429:
+                return REFUSED_ITEM
+            if status in (400, 403, 422):
+                return orjson.loads(answer)
+            await asyncio.sleep(RETRY_SECONDS)
+
     async def _decide_step(self, job: Job, common: dict[str, Any], step: list[Any]) -> list[Any]:
         body = orjson.dumps({**common, "items": step})
         rid = f"{job.request_id[:100]}:{job.processed // STEP}"
@@ -222,8 +237,10 @@ class BulkRunner:
                 results: list[Any] = orjson.loads(answer)["results"]
                 return results
             if status == 429:
-                return [REFUSED_ITEM] * len(step)
-            if status == 403 or status == 422 or status == 400:
+                # The probing limits refused the step whole (a locked key in it): decide its
+                # items one by one, so that only those reaching the locked key are refused.
+                return [await self._decide_alone(job, common, item, rid) for item in step]
+            if status in (400, 403, 422):
                 error = orjson.loads(answer)
                 return [error] * len(step)
             # 503 (the access log cannot record, out of memory): nothing was disclosed; again
