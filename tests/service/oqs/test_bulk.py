@@ -202,7 +202,7 @@ def test_jobs_expire_after_a_day(client: TestClient, monkeypatch: pytest.MonkeyP
 
 def test_a_locked_key_refuses_only_its_own_items(client: TestClient) -> None:
     wrong = next(c["request"] for c in CASES if c["name"] == "birthdate mismatch looks like not found")
-    good = next(c["request"] for c in CASES if c["name"] == "legacy card within its validity")
+    good = next(c["request"] for c in CASES if c["name"] == "70-74 pays 20% in 国保")  # another key
     first = results_of(client, bulk_json(client, [json_request(wrong)] * 6).json()["id"])
     assert [r["code"] for r in first] == ["NOT_FOUND"] * 6  # (the key is locked after this step)
     items = [json_request(good), json_request(wrong), json_request(good)]
