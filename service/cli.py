@@ -78,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--from", dest="folder", required=True, metavar="DIR")
     fetch.add_argument("--to", dest="dest", required=True, metavar="FILE")
     fetch.add_argument("--every", type=float, metavar="SECONDS", help="keep fetching newer files")
+    bridge = commands.add_parser(
+        "oqs-bridge", help="answer a reception system's OQS req/ folder into res/ through a server"
+    )
+    bridge.add_argument("--dir", required=True, metavar="DIR", help="the folder holding req/ and res/")
+    bridge.add_argument(
+        "--url", required=True, metavar="URL", help="the Onshi server, e.g. http://127.0.0.1:8000"
+    )
+    bridge.add_argument(
+        "--interval", type=float, default=0.2, metavar="SECONDS", help="between looks at req/"
+    )
+    bridge.add_argument(
+        "--give-up", type=float, default=300.0, metavar="SECONDS", help="answer SegmentOfResult 9 after this"
+    )
+    bridge.add_argument("--cafile", metavar="FILE", help="CA certificates for an https URL")
     return parser
 
 
@@ -445,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         return fetch(Path(args.folder), Path(args.dest), args.every)
     if args.command == "snapshot":
         return snapshot_build_command(args)
+    if args.command == "oqs-bridge":
+        from service.oqs.bridge import bridge_command
+
+        return bridge_command(args.dir, args.url, args.interval, args.give_up, args.cafile)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows only the ones above
 
 

@@ -1,0 +1,204 @@
+"""The folder bridge: a reception system's req/res folders, answered by an Onshi server.
+
+`onshi oqs-bridge --dir DIR --url URL` (the API key from ONSHI_API_KEY) watches `DIR/req`
+for the national request files, sends each to `URL/v1/oqs/<message>` as it is (bytes and
+encoding untouched), and writes the answer to `DIR/res` under the same name with `req_`
+turned into `res_`, through a temporary file and a rename, so a reader never sees half an
+answer.  A file is read only once it is complete: its size and modification time the same
+across two looks (a writer that writes then renames is seen complete at once; names
+starting with `.` or ending in `.tmp` are someone's temporary files and skipped).
+
+What happens to a request:
+
+- answered (HTTP 2xx): the answer is written and the request removed, as the national
+  連携アプリ does;
+- refused by the server (4xx but 429): its answer (SegmentOfResult 9, the reason) is
+  written and the request moved aside to `DIR/req_failed/`;
+- unreadable here (permissions, vanished): an answer with SegmentOfResult 9 is written by
+  the bridge and the request, if it still exists, moved aside;
+- the server busy or away (429, 5xx, no connection): tried again, spaced out, for
+  `give_up` seconds (default 300); then answered with SegmentOfResult 9 and moved aside.
+  Nothing is retried for ever and nothing is lost.
+
+With `--face`, it also follows the institution's feed of card-path confirmations
+(`GET /v1/confirmations/feed`) and writes each as `DIR/face/OQSsiquc01res_face_<id>.xml`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import ssl
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service.oqs.messages import SEGMENT_FAILED, response_header
+from service.oqs.xmltree import MessageError, declared_codec, render_xml
+
+log = logging.getLogger("onshi.bridge")
+
+REQUEST_NAME = re.compile(
+    r"^(OQSsiquc01|OQSmuquc01|OQSmuquc02|OQSsiimm01|OQSmuimm01|OQSmuimm02)req_[^/]*\.xml$"
+)
+FAILED_FOLDER = "req_failed"
+MAX_REQUEST = 64 * 1024 * 1024
+
+
+@dataclass
+class Pending:
+    size: int
+    mtime_ns: int
+    first_try: float = 0.0
+    next_try: float = 0.0
+    tries: int = 0
+
+
+@dataclass
+class Bridge:
+    folder: Path
+    url: str
+    api_key: str
+    give_up: float = 300.0
+    timeout: float = 30.0
+    context: ssl.SSLContext | None = None
+    seen: dict[str, Pending] = field(default_factory=dict)
+    answered: int = 0
+    failed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("req", "res", FAILED_FOLDER):
+            (self.folder / name).mkdir(parents=True, exist_ok=True)
+
+    def run(self, interval: float = 0.2, stop_after: float | None = None) -> None:
+        """Look every `interval` seconds (for ever, or until `stop_after` seconds have passed)."""
+        ended = None if stop_after is None else time.monotonic() + stop_after
+        while ended is None or time.monotonic() < ended:
+            self.look()
+            time.sleep(interval)
+
+    def look(self) -> None:
+        """One look at req/: send each complete request whose time has come."""
+        now = time.monotonic()
+        present = set()
+        for entry in sorted(os.scandir(self.folder / "req"), key=lambda e: e.name):
+            name = entry.name
+            if not entry.is_file() or not REQUEST_NAME.match(name):
+                continue
+            present.add(name)
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            known = self.seen.get(name)
+            if known is None or (known.size, known.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+                # First seen, or still growing: wait for a second look that finds it unchanged.
+                self.seen[name] = Pending(stat.st_size, stat.st_mtime_ns)
+                continue
+            if known.next_try <= now:
+                self._handle(name, known, now)
+        for gone in set(self.seen) - present:
+            del self.seen[gone]
+
+    def _handle(self, name: str, pending: Pending, now: float) -> None:
+        path = self.folder / "req" / name
+        message = name.split("req_", 1)[0]
+        try:
+            with open(path, "rb") as source:
+                raw = source.read(MAX_REQUEST + 1)
+        except OSError as error:
+            self._fail(name, b"", "UNREADABLE_FILE", f"要求ファイルを読めません（{error.strerror}）。")
+            return
+        if not raw:
+            self._fail(name, raw, "MALFORMED_XML", "要求ファイルが空です。")
+            return
+        pending.first_try = pending.first_try or now
+        pending.tries += 1
+        status, answer, retry_after = self._send(message, raw)
+        if status is not None and 200 <= status < 300:
+            self._write_answer(name, answer)
+            path.unlink(missing_ok=True)
+            self.seen.pop(name, None)
+            self.answered += 1
+            return
+        if status is not None and 400 <= status < 500 and status != 429 and answer:
+            self._write_answer(name, answer)  # the server's own SegmentOfResult 9 and reason
+            self._move_aside(name)
+            self.failed += 1
+            return
+        if now - pending.first_try >= self.give_up:
+            reason = f"HTTP {status}" if status is not None else "接続できません"
+            self._fail(
+                name,
+                raw,
+                "SERVER_UNAVAILABLE",
+                f"資格確認サーバーが{int(self.give_up)}秒応答しませんでした（{reason}）。再度照会してください。",
+            )
+            return
+        # Spaced out: Retry-After when given, else 1, 2, 4 … up to 30 seconds.
+        delay = retry_after or min(30.0, 2.0 ** min(pending.tries - 1, 5))
+        pending.next_try = now + delay
+        log.warning("%s: server not answering (%s); again in %.0f s", message, status, delay)
+
+    def _send(self, message: str, raw: bytes) -> tuple[int | None, bytes, float]:
+        request = urllib.request.Request(
+            f"{self.url}/v1/oqs/{message}",
+            data=raw,
+            method="POST",
+            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/xml"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
+                return response.status, response.read(), 0.0
+        except urllib.error.HTTPError as error:
+            retry = error.headers.get("Retry-After", "")
+            return error.code, error.read(), float(retry) if retry.isdigit() else 0.0
+        except (OSError, urllib.error.URLError):
+            return None, b"", 0.0
+
+    def _fail(self, name: str, raw: bytes, code: str, reason: str) -> None:
+        """Answer SegmentOfResult 9 from here, and move the request aside."""
+        try:
+            codec = declared_codec(raw)
+        except MessageError:
+            codec = "utf-8"
+        executed = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 9 * 3600))
+        header = response_header({}, codec, executed, SEGMENT_FAILED, (code, reason))
+        self._write_answer(name, render_xml({"MessageHeader": header}, codec))
+        self._move_aside(name)
+        self.failed += 1
+        log.error("%s: answered with SegmentOfResult 9 (%s)", name.split("req_", 1)[0], code)
+
+    def _write_answer(self, name: str, answer: bytes) -> None:
+        final = self.folder / "res" / name.replace("req_", "res_", 1)
+        temporary = final.with_name(f".{final.name}.tmp")
+        with open(temporary, "wb") as out:
+            out.write(answer)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, final)
+
+    def _move_aside(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.folder / "req" / name, self.folder / FAILED_FOLDER / name)
+        self.seen.pop(name, None)
+
+
+def bridge_command(folder: str, url: str, interval: float, give_up: float, cafile: str | None) -> int:
+    """`onshi oqs-bridge`: runs until stopped."""
+    api_key = os.environ.get("ONSHI_API_KEY", "")
+    if not api_key:
+        log.error("onshi oqs-bridge: set ONSHI_API_KEY to the institution's API key")
+        return 2
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
+    bridge = Bridge(Path(folder), url.rstrip("/"), api_key, give_up=give_up, context=context)
+    log.info("bridge: watching %s/req, answering into %s/res", folder, folder)
+    try:
+        bridge.run(interval)
+    except KeyboardInterrupt:
+        pass
+    return 0
