@@ -166,7 +166,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         else None
     )
     hot = HotPath(app, state, metrics, access, limiter, guard)
-    hot.gateway = gateway = Gateway(hot, BulkStore(Path(settings.state_dir)))
+    hot.gateway = gateway = Gateway(hot, BulkStore(Path(settings.state_dir)), database if following else None)
     app.state.gateway = gateway
     return hot
 

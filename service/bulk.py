@@ -38,6 +38,7 @@ KEEP_SECONDS = 24 * 3600
 ID_HEX = 32
 RUNNING = "running"
 DONE = "done"
+CONFIRMATION = "confirmation"
 # The answer of an item of a step the probing limits refused (nothing was disclosed).
 REFUSED_ITEM = {
     "error": {
@@ -57,6 +58,7 @@ class Job:
     status: str
     accepted_at: float
     request_id: str
+    kind: str = CONFIRMATION  # or "registration" (OQSmuimm01: 照会番号, decided when accepted)
 
     @property
     def expires_at(self) -> float:
@@ -90,6 +92,35 @@ class BulkStore:
         job = Job(job_id, institution, len(items), 0, RUNNING, time.time(), request_id)
         self.write_meta(folder, job, 0)
         return job
+
+    def create_done(
+        self, institution: str, results: list[Any], request_id: str, kind: str = "registration"
+    ) -> Job:
+        """Store a job decided as it was accepted: its results only."""
+        self.sweep()
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        job = Job(
+            secrets.token_hex(ID_HEX // 2),
+            institution,
+            len(results),
+            len(results),
+            DONE,
+            time.time(),
+            request_id,
+            kind,
+        )
+        folder = self.root / job.id
+        folder.mkdir(mode=0o700)
+        with open(folder / "results.ndjson", "wb", opener=_private) as out:
+            out.write(b"".join(orjson.dumps(result) + b"\n" for result in results))
+            out.flush()
+            os.fsync(out.fileno())
+        self.write_meta(folder, job, 0)
+        return job
+
+    def results(self, job: Job) -> list[Any]:
+        with open(self.results_path(job), "rb") as source:
+            return [orjson.loads(line) for line in source]
 
     def write_meta(self, folder: Path, job: Job, results_bytes: int) -> None:
         temporary = folder / "meta.json.tmp"

@@ -46,6 +46,7 @@ import core_ext
 from core_ext import open_snapshot, write_snapshot
 from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
 from service.db.pool import Database
+from service import references
 from service.db.snapshot import read_institutions, rebuild_snapshot
 from service.state import Generation, ServiceState, generation_of
 
@@ -131,6 +132,7 @@ class Follower:
         self.seq = 0  # the last change_log entry answered
         self.dirty = Dirty()  # what changed since the base was built
         self.institutions: dict[str, str] = {}
+        self.references_read = False  # 照会番号 are read whole once per base, then as they change
         self.rate_limits: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -253,6 +255,7 @@ class Follower:
         self.base, self.base_built = generation_of(*opened), time.monotonic()
         self.file_identity = identity
         self.seq, self.dirty, self.institutions = opened.seq, Dirty(), opened.institutions
+        self.references_read = False  # read whole again with the changes after this base
         self.rate_limits = opened.rate_limits
         self.unserved_base, self.due = True, None
         log.info(
@@ -287,6 +290,9 @@ class Follower:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 seq = await read_changes(conn, self.seq, self.dirty)
                 if seq == self.seq:
+                    if not self.references_read:  # a base with no change after it
+                        self.state.references = await references.read_all(conn)
+                        self.references_read = True
                     break
                 if seq is None or self.dirty.insurers:  # what no overlay can answer
                     self._snapshot_due("an import" if seq is None else "an insurer change")
@@ -295,6 +301,13 @@ class Follower:
                     return  # not synced: SNAPSHOT_STALE once the bound passes, until a newer file
                 if len(self.dirty.persons) > FOLD_PERSONS:
                     self._snapshot_due(f"{len(self.dirty.persons)} persons changed")
+                if not self.references_read:
+                    self.state.references = await references.read_all(conn)
+                    self.references_read = True
+                    self.dirty.references.clear()
+                elif self.dirty.references:
+                    await references.read_changed(conn, self.state.references, self.dirty.references)
+                    self.dirty.references.clear()
                 if self.dirty.institutions:
                     institutions = await read_institutions(conn)
                     self.institutions, self.rate_limits = institutions.keys, institutions.rate_limits

@@ -24,6 +24,7 @@ from service.clock import tokyo_now
 from service.metrics import REFUSALS, RequestMetrics
 from service.probing import HOUR, MISS_LINE, ProbeGuard
 from service.ratelimit import RateLimiter
+from service.references import with_reference_numbers
 from service.state import Generation, ServiceState
 from service.tls import CLIENT_CERTIFICATE
 
@@ -218,9 +219,18 @@ class HotPath:
         self.metrics.observe(BATCH_PATH if batch else SINGLE_PATH, status, time.perf_counter() - started)
 
     def _decide(
-        self, gen: Generation, body: bytes, batch: bool, institution: str, rid: str
+        self,
+        gen: Generation,
+        body: bytes,
+        batch: bool,
+        institution: str,
+        rid: str,
+        records: list[bytes] | None = None,
     ) -> tuple[int, bytes, int]:
         """Hand the raw body to the core; never let a bug become a dropped connection.
+
+        `records`, when given, receives the access records the decision wrote (the routes
+        beside this one learn from them which person an answer disclosed).
 
         (status, answer, Retry-After seconds or 0)."""
         today, checked_at = tokyo_now()
@@ -260,6 +270,11 @@ class HotPath:
             ) and (retry_after := guard.review(institution, answer, pending, before, now)):
                 del pending[before:]  # refused: nothing was disclosed, so nothing is recorded
                 return 429, RATE_LIMITED, retry_after
+        if records is not None:
+            records.append(bytes(pending[before:]))
+        references = state.references
+        if references and institution in references:  # 照会番号 of this institution (service/references.py)
+            answer = with_reference_numbers(answer, pending[before:], references[institution], batch)
         if access is None:
             return status, answer, 0
         if batch and self.limiter is not None:

@@ -12,6 +12,7 @@ import orjson
 
 import core_ext
 from core_ext import SnapshotData
+from service.references import ReferenceNumbers
 
 MAX_ACCEPTED = 100_000
 # An Authorization header longer than this is refused unread: `Bearer ` and a key of up
@@ -92,6 +93,8 @@ class ServiceState:
         self.synced_at: float | None = None
         self.overlay_persons = 0
         self.stale_after = stale_after  # None: a file source never goes stale
+        # 照会番号 per institution (service/references.py): filled by the follower.
+        self.references = ReferenceNumbers()
         # Set by a stop signal (service/serving.py): no longer ready, still answering.
         self.stopping = False
 

@@ -42,6 +42,9 @@ class Dirty:
     persons: set[int] = field(default_factory=set)
     insurers: bool = False  # insurer indexes may have moved: rebuild in full
     institutions: bool = False  # re-read the institutions (API keys)
+    # reference_numbers rows changed (service/references.py); not in a snapshot file, so
+    # not a reason for a new one (left out of __bool__)
+    references: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.persons or self.insurers or self.institutions)
@@ -152,7 +155,7 @@ async def read_persons(conn: asyncpg.Connection, person_ids: list[int]) -> Table
 async def read_changes(conn: asyncpg.Connection, after: int, dirty: Dirty, limit: int = 50_000) -> int | None:
     """Fold change_log entries after seq `after` into `dirty`; the last seq read (None: an import)."""
     entries = await conn.fetch(
-        "SELECT seq, table_name, op, person_id FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT seq, table_name, op, person_id, row_key FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
         after,
         limit,
     )
@@ -165,4 +168,6 @@ async def read_changes(conn: asyncpg.Connection, after: int, dirty: Dirty, limit
             dirty.insurers = True
         elif e["table_name"] == "institutions":
             dirty.institutions = True
+        elif e["table_name"] == "reference_numbers":
+            dirty.references.add(e["row_key"])
     return entries[-1]["seq"] if entries else after

@@ -15,16 +15,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import orjson
 from starlette.types import Receive, Scope, Send
 
 from core_ext import error_body
 from service.admission import Admitted, Refused, admit, media_type
-from service.bulk import DONE, MAX_ITEMS, BulkRunner, BulkStore, Job
+from service.bulk import CONFIRMATION, DONE, MAX_ITEMS, BulkRunner, BulkStore, Job
+from service.catalogue import BY_CODE
 from service.clock import tokyo_now
+from service.db.pool import Database, DatabaseUnavailable
 from service.hotpath import HotPath
 from service.oqs import messages
 from service.oqs.messages import SEGMENT_DONE, SEGMENT_FAILED, SEGMENT_WORKING
+from service.references import MAX_LENGTH, disclosed_persons, register
 from service.oqs.xmltree import MessageError, Tree, parse_json, parse_xml, render_json, render_xml
 
 OQS_PREFIX = "/v1/oqs/"
@@ -40,6 +44,19 @@ BULK_NOT_FOUND = (
     "BULK_NOT_FOUND",
     "受付番号（ReceptionNumber）が見つかりません。受付から24時間を過ぎたか、他の医療機関等の番号です。",
 )
+READ_ONLY = (
+    "READ_ONLY",
+    "ファイルから配信中のため照会番号は登録できません（データベース接続時のみ）。",
+)
+DATABASE_UNAVAILABLE = (
+    "DATABASE_UNAVAILABLE",
+    "データベースに接続できないため照会番号を登録できません。しばらくしてから再度送ってください。",
+)
+REGISTRATION_UNIT = "ReferenceNumberRegistrationUnit"
+REGISTRATION_KIND = "registration"
+MAX_REGISTRATIONS = 10_000
+# A single registration's failures that refuse the message (the rest are results).
+REQUEST_ERRORS = {"INSTITUTION_MISMATCH": 403, "MALFORMED_JSON": 400, "RATE_LIMITED": 429}
 UNSUPPORTED_MEDIA = (
     "UNSUPPORTED_MEDIA_TYPE",
     "Content-Typeはapplication/xml（またはtext/xml）かapplication/jsonにしてください。",
@@ -67,14 +84,18 @@ Handler = Callable[[Admitted, Tree, Form], Awaitable[tuple[int, Tree]]]
 class Gateway:
     """ASGI: /v1/oqs/<message> and /v1/bulk[/<id>]; mounted by HotPath."""
 
-    def __init__(self, hot: HotPath, store: BulkStore) -> None:
+    def __init__(self, hot: HotPath, store: BulkStore, database: Database | None = None) -> None:
         self.hot = hot
         self.store = store
         self.runner = BulkRunner(hot, store)
+        self.database = database  # None: 照会番号 cannot be registered (409 READ_ONLY)
         self.handlers: dict[str, tuple[int, Handler]] = {
             "OQSsiquc01": (SINGLE_LIMIT, self._single),
             "OQSmuquc01": (OQS_BULK_LIMIT, self._bulk_accept),
             "OQSmuquc02": (SINGLE_LIMIT, self._bulk_results),
+            "OQSsiimm01": (SINGLE_LIMIT, self._register),
+            "OQSmuimm01": (OQS_BULK_LIMIT, self._register_bulk),
+            "OQSmuimm02": (SINGLE_LIMIT, self._register_results),
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -187,7 +208,7 @@ class Gateway:
     async def _bulk_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
         number = messages.text_of(tree.get("MessageBody"), "ReceptionNumber") or ""
         job = self.store.find(admitted.institution, number.strip())
-        if job is None:
+        if job is None or job.kind != CONFIRMATION:
             return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
         _, checked_at = tokyo_now()
         executed = messages.execution_time(checked_at)
@@ -211,6 +232,143 @@ class Gateway:
                 "ResultList": units,
             },
         }
+
+    # --- 照会番号 (ReferenceNumber) ----------------------------------------------------
+
+    async def _register(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+        """OQSsiimm01: register a clinic's patient id for the person a search finds."""
+        if self.database is None:
+            return 409, self._error_tree(tree, form, *READ_ONLY)
+        body = tree.get("MessageBody")
+        found = messages.searches(tree)
+        if len(found) != 1:
+            return 422, self._error_tree(
+                tree, form, "VALIDATION_ERROR", "QualificationConfirmSearchInfoを1件送ってください。"
+            )
+        mismatch = self._institution_mismatch(tree, admitted, form)
+        if mismatch is not None:
+            return 403, mismatch
+        unit = {
+            "QualificationConfirmSearchInfo": found[0],
+            "ReferenceNumber": messages.text_of(body, "ReferenceNumber"),
+        }
+        outcome = await self._registrations(admitted, tree, [unit])
+        if isinstance(outcome, tuple):
+            return outcome[0], self._error_tree(tree, form, *outcome[1])
+        result = outcome[0]
+        if result.get("error") and result["error"]["code"] in REQUEST_ERRORS:
+            return REQUEST_ERRORS[result["error"]["code"]], self._error_tree(
+                tree, form, result["error"]["code"], messages.error_text(result)
+            )
+        _, checked_at = tokyo_now()
+        return 200, {
+            "MessageHeader": messages.response_header(
+                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
+            ),
+            "MessageBody": registration_unit(unit, result),
+        }
+
+    async def _register_bulk(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+        """OQSmuimm01: many registrations, decided at once; their results kept for OQSmuimm02."""
+        if self.database is None:
+            return 409, self._error_tree(tree, form, *READ_ONLY)
+        body = tree.get("MessageBody")
+        units = body.get(REGISTRATION_UNIT) if isinstance(body, dict) else None
+        units = [units] if isinstance(units, dict) else units
+        if not isinstance(units, list) or not 1 <= len(units) <= MAX_REGISTRATIONS:
+            return 422, self._error_tree(
+                tree,
+                form,
+                "VALIDATION_ERROR",
+                f"{REGISTRATION_UNIT}を1件から{MAX_REGISTRATIONS:,}件送ってください。",
+            )
+        mismatch = self._institution_mismatch(tree, admitted, form)
+        if mismatch is not None:
+            return 403, mismatch
+        outcome = await self._registrations(admitted, tree, units)
+        if isinstance(outcome, tuple):
+            return outcome[0], self._error_tree(tree, form, *outcome[1])
+        items = [
+            registration_unit(unit if isinstance(unit, dict) else {}, result)
+            for unit, result in zip(units, outcome, strict=True)
+        ]
+        job = await asyncio.to_thread(
+            self.store.create_done, admitted.institution, items, admitted.request_id
+        )
+        _, checked_at = tokyo_now()
+        return 200, {
+            "MessageHeader": messages.response_header(
+                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
+            ),
+            "MessageBody": {"ReceptionNumber": job.id},
+        }
+
+    async def _register_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+        """OQSmuimm02: the results of an OQSmuimm01, to its institution only."""
+        number = messages.text_of(tree.get("MessageBody"), "ReceptionNumber") or ""
+        job = self.store.find(admitted.institution, number.strip())
+        if job is None or job.kind != REGISTRATION_KIND:
+            return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
+        units = await asyncio.to_thread(self.store.results, job)
+        normal = sum(1 for unit in units if unit["ProcessingResultStatus"] == messages.STATUS_NORMAL)
+        _, checked_at = tokyo_now()
+        return 200, {
+            "MessageHeader": messages.response_header(
+                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
+            ),
+            "MessageBody": {
+                "ReceptionNumber": job.id,
+                "NumberOfProcessingResult": str(len(units)),
+                "NumberOfNormalProcessing": str(normal),
+                "NumberOfError": str(len(units) - normal),
+                "ResultList": [{REGISTRATION_UNIT: unit} for unit in units],
+            },
+        }
+
+    async def _registrations(
+        self, admitted: Admitted, tree: Tree, units: list[Any]
+    ) -> list[dict[str, Any]] | tuple[int, tuple[str, str]]:
+        """Find each unit's person as a confirmation does, then store the numbers in one
+        transaction: a result per unit (`{"person_id"}` or `{"error"}`), or a refusal."""
+        assert self.database is not None
+        common = {**messages.header_fields(tree), "institution_code": admitted.institution}
+        results: list[dict[str, Any]] = []
+        for unit in units:
+            info = unit.get("QualificationConfirmSearchInfo") if isinstance(unit, dict) else None
+            number = messages.text_of(unit, "ReferenceNumber")
+            if number is not None:
+                number = number.strip()
+            if not number or len(number) > MAX_LENGTH or not number.isprintable():
+                message = (
+                    f"ReferenceNumber（照会番号）は1～{MAX_LENGTH}文字で、制御文字を含めないでください。"
+                )
+                results.append({"error": {"code": "VALIDATION_ERROR", "message": message}})
+                continue
+            body = orjson.dumps({**common, **messages.search_item(info)})
+            records: list[bytes] = []
+            status, raw, _ = self.hot._decide(
+                admitted.gen, body, False, admitted.institution, admitted.request_id, records
+            )
+            answer = orjson.loads(raw)
+            if status != 200:
+                results.append(answer)
+                continue
+            persons = disclosed_persons(records[0]) if records else []
+            if not persons:
+                results.append({"error": {"code": answer["code"], "message": answer["message"]}})
+                continue
+            results.append({"person_id": persons[0], "reference_number": number, "code": answer["code"]})
+        stored = [r for r in results if "person_id" in r]
+        if stored:
+            try:
+                async with self.database.connection() as conn, conn.transaction():
+                    for r in stored:
+                        await register(conn, admitted.institution, r["person_id"], r["reference_number"])
+            except (DatabaseUnavailable, OSError, asyncpg.PostgresError):
+                return 503, DATABASE_UNAVAILABLE
+            for r in stored:  # this worker at once; the others when they follow the change
+                self.hot.state.references.put(admitted.institution, r["person_id"], r["reference_number"])
+        return results
 
     def _bulk_units(self, job: Job) -> list[Tree]:
         units = []
@@ -298,7 +456,7 @@ class Gateway:
         if job_id is None:
             return await self._bulk_post(send, admitted)
         job = self.store.find(admitted.institution, job_id)
-        if job is None:
+        if job is None or job.kind != CONFIRMATION:
             return await _json(send, 404, _error(*BULK_NOT_FOUND), admitted.request_id)
         if job.status != DONE:
             self.runner.adopt_if_orphaned(job)
@@ -389,6 +547,25 @@ class Gateway:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return 200
+
+
+def registration_unit(unit: dict[str, Any], result: dict[str, Any]) -> Tree:
+    """The answer to one registration: the search and number echoed, then the result."""
+    out: Tree = {
+        "QualificationConfirmSearchInfo": unit.get("QualificationConfirmSearchInfo"),
+        "ReferenceNumber": messages.text_of(unit, "ReferenceNumber"),
+    }
+    if "person_id" in result:
+        out["ProcessingResultStatus"] = messages.STATUS_NORMAL
+        return out
+    error = result.get("error", {})
+    code = error.get("code", "VALIDATION_ERROR")
+    out["ProcessingResultStatus"] = messages.STATUS_ERROR
+    out["ProcessingResultCode"] = BY_CODE[code].processing_result_code if code in BY_CODE else None
+    out["ProcessingResultMessage"] = (
+        messages.error_text(result) if error.get("fields") else error.get("message")
+    )
+    return out
 
 
 def _content_type(scope: Scope) -> bytes:

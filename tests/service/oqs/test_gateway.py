@@ -234,3 +234,17 @@ def test_the_access_log_records_national_messages(tmp_path: Path) -> None:
         )
         assert r.status_code == 200
     assert "oqs-1" in "".join(p.read_text() for p in tmp_path.glob("access-log*") if p.is_file())
+
+
+def test_reference_numbers_need_the_database(client: TestClient) -> None:
+    request = CASES[0]["request"]
+    tree = single_tree(request)
+    tree["MessageBody"]["ReferenceNumber"] = "A1"
+    for message in ("OQSsiimm01", "OQSmuimm01"):
+        r = client.post(
+            f"/v1/oqs/{message}",
+            content=xml_of(tree, "cp932"),
+            headers={**CLINIC_KEY, "Content-Type": "application/xml"},
+        )
+        head = read_xml(r.content)["MessageHeader"]
+        assert r.status_code == 409 and (head["SegmentOfResult"], head["ErrorCode"]) == ("9", "READ_ONLY")
