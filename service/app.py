@@ -19,6 +19,7 @@ from service import openapi
 from service.accesslog import AccessLog
 from service.bulk import BulkStore
 from service.db.pool import Database
+from service.feed import Feed
 from service.follower import STATE_SNAPSHOT, Follower
 from service.hotpath import HotPath
 from service.loading import source_generation
@@ -167,6 +168,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     )
     hot = HotPath(app, state, metrics, access, limiter, guard)
     hot.gateway = gateway = Gateway(hot, BulkStore(Path(settings.state_dir)), database if following else None)
+    hot.feed = Feed(Path(settings.state_dir)) if settings.feed else None
     app.state.gateway = gateway
     return hot
 

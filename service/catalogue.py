@@ -95,7 +95,7 @@ DECISIONS: dict[str, tuple[str, str, str]] = {
     "NOT_REGISTERED": ("ONS015", "error", "Show how to register the card for health insurance use."),
 }
 
-# Error codes: (HTTP status, ProcessingResultCode, FHIR OperationOutcome issue type,
+# Error codes: (HTTP status (0: not an HTTP answer, written by the folder bridge), ProcessingResultCode, FHIR OperationOutcome issue type,
 # message for staff, vendor hint).
 ERRORS: dict[str, tuple[int, str, str, str, str]] = {
     "MALFORMED_JSON": (
@@ -132,6 +132,41 @@ ERRORS: dict[str, tuple[int, str, str, str, str]] = {
         "not-supported",
         "この電文には対応していません。システム会社に連絡してください。",
         "The messages served are listed in docs/oqs.md.",
+    ),
+    "UNKNOWN_PATH": (
+        404,
+        "ONS905",
+        "not-found",
+        "接続先の設定に誤りがあります。システム会社に連絡してください。",
+        "The paths served are in the OpenAPI document (/openapi.json) and docs/oqs.md.",
+    ),
+    "METHOD_NOT_ALLOWED": (
+        405,
+        "ONS906",
+        "not-supported",
+        "接続先の設定に誤りがあります。システム会社に連絡してください。",
+        "POST for confirmations and messages, GET for /v1/bulk/{id} and the feed.",
+    ),
+    "FEED_NOT_ENABLED": (
+        404,
+        "ONS907",
+        "not-supported",
+        "カードリーダーの確認結果の配信はこのサーバーでは使えません。システム会社に連絡してください。",
+        "The server's operator turns the feed on with ONSHI_FEED=true.",
+    ),
+    "UNREADABLE_FILE": (
+        0,
+        "ONS908",
+        "structure",
+        "照会ファイルを読めませんでした。照会をやり直してください。",
+        "Written by the folder bridge into res/: the request file could not be read; it is in req_failed/.",
+    ),
+    "SERVER_UNAVAILABLE": (
+        0,
+        "ONS955",
+        "transient",
+        "資格確認サーバーに接続できませんでした。しばらくしてから再度照会してください。",
+        "Written by the folder bridge into res/ after --give-up seconds without an answer.",
     ),
     "UNAUTHENTICATED": (
         401,

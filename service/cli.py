@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         "--give-up", type=float, default=300.0, metavar="SECONDS", help="answer SegmentOfResult 9 after this"
     )
     bridge.add_argument("--cafile", metavar="FILE", help="CA certificates for an https URL")
+    bridge.add_argument(
+        "--face", action="store_true", help="also write the institution's card-path answers into DIR/face"
+    )
+    bridge.add_argument(
+        "--face-encoding", default="Shift_JIS", metavar="NAME", help="Shift_JIS (default) or UTF-8"
+    )
     return parser
 
 
@@ -462,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "oqs-bridge":
         from service.oqs.bridge import bridge_command
 
-        return bridge_command(args.dir, args.url, args.interval, args.give_up, args.cafile)
+        return bridge_command(
+            args.dir, args.url, args.interval, args.give_up, args.cafile, args.face, args.face_encoding
+        )
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows only the ones above
 
 

@@ -44,9 +44,9 @@ import asyncpg
 
 import core_ext
 from core_ext import open_snapshot, write_snapshot
+from service import references
 from service.db.overlay import Dirty, Overlay, read_changes, read_overlay
 from service.db.pool import Database
-from service import references
 from service.db.snapshot import read_institutions, rebuild_snapshot
 from service.state import Generation, ServiceState, generation_of
 

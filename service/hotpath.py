@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core_ext import MAX_BATCH_ITEMS, REQUEST_ID_PATTERN, error_body
 from service.accesslog import AccessLog
 from service.clock import tokyo_now
+from service.feed import Feed
 from service.metrics import REFUSALS, RequestMetrics
 from service.probing import HOUR, MISS_LINE, ProbeGuard
 from service.ratelimit import RateLimiter
@@ -35,7 +36,9 @@ BATCH_LIMIT = 8 * 1024 * 1024
 # Objects and arrays in a batch body at most: an item is an object with one more (its
 # consent), and a symbol or a number may hold a few brackets of its own.
 BATCH_CONTAINERS = 64 * MAX_BATCH_ITEMS
-GATEWAY_PATHS = ("/v1/oqs/", "/v1/bulk")
+GATEWAY_PATHS = ("/v1/oqs/", "/v1/bulk", "/v1/confirmations/feed")
+# What a card-path decision's access record holds (core_ext/_logline.py: the presented field).
+CARD_PATH_RECORD = b",myna_card,"
 REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 # Routes measured under their own name; anything else is "other" (bounded label set).
 KNOWN_PATHS = frozenset({"/v1/healthz", "/v1/readyz", "/v1/snapshot", "/metrics", "/docs", "/openapi.json"})
@@ -96,6 +99,7 @@ class HotPath:
         self.guard = guard  # None: number-path misses are not limited
         # The routes beside this one (service/oqs/gateway.py): national messages, bulk jobs.
         self.gateway: ASGIApp | None = None
+        self.feed: Feed | None = None  # card-path answers to their institutions' feeds (ONSHI_FEED)
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(6).hex()
 
@@ -283,10 +287,19 @@ class HotPath:
             self.limiter.charge_items(institution, pending.count(b"\n", before))
         if not batch and not access.unwritable:
             access.persist_soon()  # on disk before this answer leaves, with the turn's others
-            return status, answer, 0
-        if not access.persist():
+        elif not access.persist():
             # Nothing is disclosed that the access log cannot record (docs/decisions.md).
             access.forget(len(pending) - before)
             REFUSALS["access_log_unwritable"] += 1
             return 503, LOG_UNWRITABLE, 0
+        if self.feed is not None and not batch and pending.find(CARD_PATH_RECORD, before) >= 0:
+            self._to_feed(institution, answer)
         return status, answer, 0
+
+    def _to_feed(self, institution: str, answer: bytes) -> None:
+        """A card-path answer to its institution's feed (service/feed.py); never fails the answer."""
+        assert self.feed is not None
+        try:
+            self.feed.append(institution, answer)
+        except OSError:
+            log.exception("feed: an answer could not be added")

@@ -73,6 +73,9 @@ class Settings(LogSettings):
     # core_ext._file reads it from the environment itself, so every writer and reader
     # (workers, `onshi snapshot build`, `onshi snapshot fetch`) applies it.
     snapshot_key: str | None = Field(default=None, min_length=32)
+    # Keep each institution's card-path answers for its feed (GET /v1/confirmations/feed,
+    # service/feed.py); off by default: the answers are written to the state directory.
+    feed: bool = False
     # Open connections per worker beyond which a new one is answered 503 and closed
     # (default: 1,000, or the open-file limit less 64 where that is lower).
     max_connections: int | None = Field(default=None, ge=1)

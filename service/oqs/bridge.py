@@ -31,14 +31,27 @@ import logging
 import os
 import re
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from service.oqs.messages import SEGMENT_FAILED, response_header
-from service.oqs.xmltree import MessageError, declared_codec, render_xml
+import orjson
+
+from service.oqs.messages import (
+    BY_MY_NUMBER_CARD,
+    CHARACTER_CODE,
+    SEGMENT_DONE,
+    SEGMENT_FAILED,
+    oqs_date,
+    response_header,
+    result_fields,
+)
+from service.oqs.xmltree import MessageError, Tree, declared_codec, render_xml
 
 log = logging.getLogger("onshi.bridge")
 
@@ -174,13 +187,7 @@ class Bridge:
         log.error("%s: answered with SegmentOfResult 9 (%s)", name.split("req_", 1)[0], code)
 
     def _write_answer(self, name: str, answer: bytes) -> None:
-        final = self.folder / "res" / name.replace("req_", "res_", 1)
-        temporary = final.with_name(f".{final.name}.tmp")
-        with open(temporary, "wb") as out:
-            out.write(answer)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, final)
+        _write_atomically(self.folder / "res" / name.replace("req_", "res_", 1), answer)
 
     def _move_aside(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -188,7 +195,87 @@ class Bridge:
         self.seen.pop(name, None)
 
 
-def bridge_command(folder: str, url: str, interval: float, give_up: float, cafile: str | None) -> int:
+FACE_FOLDER = "face"
+FACE_STATE = ".onshi-face-last-event-id"  # beside the folders, not in face/: it is no answer
+FEED_TIMEOUT = 60.0  # the server sends a keep-alive every 15 s
+
+
+def face_tree(answer: dict[str, Any], institution: str, executed_at: str) -> Tree:
+    """The OQSsiquc01res a reader's card check gives in the national face folder."""
+    qualification = answer.get("qualification") or {}
+    header = {
+        "ProcessExecutionTime": executed_at,
+        "QualificationConfirmationDate": oqs_date(answer.get("confirmation_date")),
+        "MedicalInstitutionCode": institution,
+        "ReferenceClassification": BY_MY_NUMBER_CARD,
+        "SegmentOfResult": SEGMENT_DONE,
+    }
+    return {"MessageHeader": header, "MessageBody": result_fields(answer, "limit_category" in qualification)}
+
+
+def follow_face(bridge: Bridge, stop: threading.Event, codec: str = "cp932") -> None:
+    """Write each card-path answer of the feed into DIR/face, resuming after the last one written."""
+    face = bridge.folder / FACE_FOLDER
+    face.mkdir(parents=True, exist_ok=True)
+    state = bridge.folder / FACE_STATE
+    backoff = 1.0
+    while not stop.is_set():
+        last = state.read_text().strip() if state.exists() else ""
+        headers = {"Authorization": f"Bearer {bridge.api_key}", "Accept": "text/event-stream"}
+        if last:
+            headers["Last-Event-ID"] = last
+        request = urllib.request.Request(f"{bridge.url}/v1/confirmations/feed", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=FEED_TIMEOUT, context=bridge.context) as response:
+                backoff = 1.0
+                institution = response.headers.get("x-onshi-institution", "")
+                for event_id, data in _events(response, stop):
+                    executed = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 9 * 3600))
+                    tree = face_tree(orjson.loads(data), institution, executed)
+                    tree["MessageHeader"]["CharacterCodeIdentifier"] = CHARACTER_CODE[codec]
+                    name = f"OQSsiquc01res_face_{event_id}.xml"
+                    _write_atomically(face / name, render_xml(tree, codec))
+                    _write_atomically(state, event_id.encode())
+        except (OSError, urllib.error.URLError, ValueError) as error:
+            log.warning("feed: %s; again in %.0f s", type(error).__name__, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+
+def _events(response: Any, stop: threading.Event) -> Iterator[tuple[str, bytes]]:
+    """(id, data) of each server-sent event of a response, until it ends or `stop` is set."""
+    event_id, data = "", []
+    for raw in response:
+        if stop.is_set():
+            return
+        line = raw.rstrip(b"\r\n")
+        if not line:
+            if data and event_id:
+                yield event_id, b"\n".join(data)
+            event_id, data = "", []
+            continue
+        if line.startswith(b":"):
+            continue
+        name, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if name == b"id":
+            event_id = value.decode("ascii", "replace")
+        elif name == b"data":
+            data.append(value)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as out:
+        out.write(content)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def bridge_command(
+    folder: str, url: str, interval: float, give_up: float, cafile: str | None, face: bool, face_encoding: str
+) -> int:
     """`onshi oqs-bridge`: runs until stopped."""
     api_key = os.environ.get("ONSHI_API_KEY", "")
     if not api_key:
@@ -197,8 +284,11 @@ def bridge_command(folder: str, url: str, interval: float, give_up: float, cafil
     context = ssl.create_default_context(cafile=cafile) if cafile else None
     bridge = Bridge(Path(folder), url.rstrip("/"), api_key, give_up=give_up, context=context)
     log.info("bridge: watching %s/req, answering into %s/res", folder, folder)
-    try:
+    stop = threading.Event()
+    if face:
+        codec = "utf-8" if face_encoding.lower().replace("-", "") == "utf8" else "cp932"
+        threading.Thread(target=follow_face, args=(bridge, stop, codec), daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
         bridge.run(interval)
-    except KeyboardInterrupt:
-        pass
+    stop.set()
     return 0

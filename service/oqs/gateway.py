@@ -20,7 +20,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from core_ext import error_body
-from service.admission import Admitted, Refused, admit, media_type
+from service.admission import Admitted, Refused, admit, header, media_type
 from service.bulk import CONFIRMATION, DONE, MAX_ITEMS, BulkRunner, BulkStore, Job
 from service.catalogue import BY_CODE
 from service.clock import tokyo_now
@@ -28,10 +28,12 @@ from service.db.pool import Database, DatabaseUnavailable
 from service.hotpath import HotPath
 from service.oqs import messages
 from service.oqs.messages import SEGMENT_DONE, SEGMENT_FAILED, SEGMENT_WORKING
-from service.references import MAX_LENGTH, disclosed_persons, register
 from service.oqs.xmltree import MessageError, Tree, parse_json, parse_xml, render_json, render_xml
+from service.references import MAX_LENGTH, disclosed_persons, register
 
 OQS_PREFIX = "/v1/oqs/"
+FEED_PATH = "/v1/confirmations/feed"
+FEED_INSTITUTION_HEADER = b"x-onshi-institution"  # whose answers these are (the bridge's face files)
 BULK_PATH = "/v1/bulk"
 SINGLE_LIMIT = 64 * 1024
 OQS_BULK_LIMIT = 64 * 1024 * 1024
@@ -44,6 +46,7 @@ BULK_NOT_FOUND = (
     "BULK_NOT_FOUND",
     "受付番号（ReceptionNumber）が見つかりません。受付から24時間を過ぎたか、他の医療機関等の番号です。",
 )
+FEED_OFF = ("FEED_NOT_ENABLED", "このサーバーでは資格確認結果の配信（ONSHI_FEED）が有効になっていません。")
 READ_ONLY = (
     "READ_ONLY",
     "ファイルから配信中のため照会番号は登録できません（データベース接続時のみ）。",
@@ -104,6 +107,9 @@ class Gateway:
         if path.startswith(OQS_PREFIX):
             status = await self._oqs(scope, receive, send, path[len(OQS_PREFIX) :])
             endpoint = path if path[len(OQS_PREFIX) :] in self.handlers else OQS_PREFIX
+        elif path == FEED_PATH:
+            status = await self._feed(scope, receive, send)
+            endpoint = FEED_PATH
         else:
             status = await self._bulk(scope, receive, send, path)
             endpoint = BULK_PATH
@@ -436,6 +442,64 @@ class Gateway:
         await send({"type": "http.response.body", "body": body})
         return status
 
+    # --- the feed of card-path answers (service/feed.py) ------------------------------------
+
+    async def _feed(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """GET /v1/confirmations/feed: server-sent events, resumed from Last-Event-ID."""
+        feed = self.hot.feed
+        if scope["method"] != "GET":
+            return await _json(send, 405, _error("METHOD_NOT_ALLOWED", "GETで接続してください。"), "")
+        admitted = await admit(self.hot, scope, receive, 0, read_body=False)
+        if isinstance(admitted, Refused):
+            return await _json(
+                send, admitted.status, admitted.payload, admitted.request_id, admitted.retry_after
+            )
+        if feed is None:
+            return await _json(send, 404, _error(*FEED_OFF), admitted.request_id)
+        last = header(scope, b"last-event-id")
+        day, offset = feed.start_of(admitted.institution, None if last is None else last.decode("latin-1"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    (FEED_INSTITUTION_HEADER, admitted.institution.encode()),
+                    (b"x-request-id", admitted.request_id.encode()),
+                ],
+            }
+        )
+        gone = asyncio.Event()
+
+        async def watch() -> None:  # the client closing, or this server stopping
+            while not self.hot.state.stopping:
+                try:
+                    message = await asyncio.wait_for(receive(), 0.5)
+                except TimeoutError:
+                    continue
+                if message["type"] == "http.disconnect":
+                    break
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+            async for event in feed.follow(admitted.institution, day, offset, gone):
+                if event is None:
+                    chunk = b": keep-alive\n\n"
+                else:
+                    chunk = (
+                        b"id: " + event[0].encode() + b"\nevent: confirmation\ndata: " + event[1] + b"\n\n"
+                    )
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass  # the client went away mid-send
+        finally:
+            watcher.cancel()
+        return 200
+
     # --- the JSON bulk API -------------------------------------------------------------
 
     async def _bulk(self, scope: Scope, receive: Receive, send: Send, path: str) -> int:
@@ -445,7 +509,7 @@ class Gateway:
             admitted = await admit(self.hot, scope, receive, BULK_LIMIT, read_body=job_id is None)
         else:
             return await _json(
-                send, 404 if path != BULK_PATH else 405, _error("NOT_FOUND", "そのURLはありません。"), ""
+                send, 404 if path != BULK_PATH else 405, _error("UNKNOWN_PATH", "そのURLはありません。"), ""
             )
         if isinstance(admitted, Refused):
             if admitted.status == 499:

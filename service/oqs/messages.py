@@ -23,8 +23,9 @@ STATUS_NORMAL = "1"
 STATUS_ERROR = "2"
 # OQSCD005 文字コード識別, by codec
 CHARACTER_CODE = {"utf-8": "0", "cp932": "1"}
-# OQSCD002 照会区分: a search by the numbers of a card or certificate (1 is the My Number card)
+# OQSCD002 照会区分: a search by the numbers of a card or certificate, or a My Number card
 BY_INSURANCE_NUMBERS = "2"
+BY_MY_NUMBER_CARD = "1"
 # OQSCD010 被保険者証区分: 被保険者証（一般）; Onshi keeps no finer class (docs/oqs.md)
 CARD_CLASS_GENERAL = "01"
 # OQSCD011 限度額適用認定証区分: 02 for the low-income categories (標準負担額減額を伴う), else 01

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service import catalogue
