@@ -224,6 +224,20 @@ ERRORS: dict[str, tuple[int, str, str, str, str]] = {
         "この機能は現在の運用では使えません。システム会社に連絡してください。",
         "Not available on a server serving files; it needs the database.",
     ),
+    "NOT_RELOADABLE": (
+        409,
+        "ONS942",
+        "not-supported",
+        "データベースの変更は自動で反映されます。再読み込みは不要です。",
+        "POST /v1/admin/reload is for file sources; a database source follows its changes itself.",
+    ),
+    "RELOAD_FAILED": (
+        422,
+        "ONS943",
+        "invalid",
+        "新しいデータに誤りがあるため、前のデータで回答を続けています。",
+        "`problems` lists what is wrong (FILE:LINE: column: reason); fix the data set and reload again.",
+    ),
     "REQUEST_TIMEOUT": (
         408,
         "ONS950",

@@ -13,6 +13,7 @@ it cannot hold is written as a character reference, which every XML reader under
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -139,7 +140,25 @@ def render_xml(tree: Tree, codec: str) -> bytes:
     parts = [f'<?xml version="1.0" encoding="{DECLARED[codec]}" standalone="no"?>\n<{ROOT}>']
     _render(tree, parts)
     parts.append(f"</{ROOT}>\n")
-    return "".join(parts).encode(codec, "xmlcharrefreplace")
+    text = "".join(parts)
+    if codec == "cp932":
+        text = text.translate(_cp932_lossy())
+    return text.encode(codec, "xmlcharrefreplace")
+
+
+@functools.cache
+def _cp932_lossy() -> dict[int, str]:
+    """Characters cp932 writes but reads back as others (¢ as ￠, ∥ as ‖ …): written as
+    character references, so that every answer reads back as it was meant."""
+    lossy = {}
+    for point in range(0x80, 0x10000):
+        char = chr(point)
+        try:
+            if char.encode("cp932").decode("cp932") != char:
+                lossy[point] = f"&#{point};"
+        except UnicodeError:
+            continue  # not in cp932 at all: xmlcharrefreplace writes a reference
+    return lossy
 
 
 def _render(tree: Tree, parts: list[str]) -> None:
