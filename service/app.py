@@ -27,7 +27,7 @@ from service.metrics import OnshiCollector, RequestMetrics
 from service.oqs.gateway import Gateway
 from service.probing import ProbeGuard
 from service.ratelimit import RateLimiter
-from service.routes import admin, confirmations, ops
+from service.routes import admin, confirmations, oqs, ops
 from service.settings import Settings
 from service.state import Generation, ServiceState
 
@@ -152,6 +152,7 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
     app.include_router(confirmations.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
+    app.include_router(oqs.router)
     openapi.install(app)
     # Always there: an institution may have a rate of its own (institutions.rate_limit)
     # while the server has none; without either, admitting costs two dictionary reads.

@@ -22,7 +22,9 @@ from core_ext import AUTH_METHODS, INFO_NOTICE, MAX_BATCH_ITEMS, MYNA_CARD, PRES
 from service.dataset import COLUMNS
 from service.db.rows import CSV_FILE, TABLES
 from service.db.upserts import MAX_ROWS
+from service.bulk import MAX_ITEMS
 from service.hotpath import BATCH_LIMIT, BATCH_PATH, SINGLE_LIMIT, SINGLE_PATH
+from service.oqs.gateway import BULK_LIMIT
 from service.routes.admin import ACCESS_LOG_LIMIT, PERSON_ID_MAX
 
 # Formats of our own: what the validator accepts that a pattern cannot say.
@@ -241,6 +243,7 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     }
+    _gateway_routes(paths)
     for methods in paths.values():
         for operation in methods.values():
             for status, description in TRANSPORT.items():
@@ -249,10 +252,140 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
+def _oqs_answer(description: str) -> dict[str, Any]:
+    """An OQS answer: XML in the request's encoding, or the XmlMsg JSON form (errors too)."""
+    return {
+        "description": description,
+        "content": {
+            "application/xml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/XmlMsg"}},
+        },
+    }
+
+
+def _gateway_routes(paths: dict[str, Any]) -> None:
+    """The national messages, bulk jobs and the feed (service/oqs/gateway.py, docs/oqs.md)."""
+    oqs = paths["/v1/oqs/{message}"]["post"]
+    oqs["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/xml": {
+                "schema": {
+                    "type": "string",
+                    "description": "an XmlMsg document, Shift_JIS or UTF-8 as declared",
+                }
+            },
+            "application/json": {"schema": {"$ref": "#/components/schemas/XmlMsg"}},
+        },
+    }
+    oqs["responses"] = {
+        "200": _oqs_answer("answered: SegmentOfResult 1 (2 while a bulk is still being decided)"),
+        **{
+            str(status): _oqs_answer(f"SegmentOfResult 9: {codes}")
+            for status, codes in (
+                (400, "MALFORMED_XML, FORBIDDEN_XML, UNSUPPORTED_ENCODING, MALFORMED_JSON"),
+                (401, "UNAUTHENTICATED"),
+                (403, "INSTITUTION_MISMATCH"),
+                (404, "UNKNOWN_MESSAGE, BULK_NOT_FOUND"),
+                (409, "READ_ONLY: 照会番号 need the database"),
+                (413, "PAYLOAD_TOO_LARGE"),
+                (415, "UNSUPPORTED_MEDIA_TYPE"),
+                (422, "VALIDATION_ERROR"),
+                (429, "RATE_LIMITED"),
+                (503, "NOT_READY, ACCESS_LOG_UNAVAILABLE, DATABASE_UNAVAILABLE"),
+            )
+        },
+    }
+    oqs["responses"]["401"]["headers"] = BEARER_CHALLENGE
+    oqs["responses"]["429"]["headers"] = RETRY_AFTER
+    bulk = paths["/v1/bulk"]["post"]
+    bulk["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkRequest"}}},
+    }
+    job = {"$ref": "#/components/schemas/BulkJob"}
+    common = {
+        "401": _answer("UNAUTHENTICATED: missing or unknown key", **BEARER_CHALLENGE),
+        "429": _answer("RATE_LIMITED", **RETRY_AFTER),
+        "503": _answer("NOT_READY"),
+    }
+    bulk["responses"] = {
+        "202": _answer(
+            "accepted", job, Location={"description": "/v1/bulk/{id}", "schema": {"type": "string"}}
+        ),
+        "400": _answer("MALFORMED_JSON"),
+        "403": _answer("INSTITUTION_MISMATCH"),
+        "413": _answer(f"PAYLOAD_TOO_LARGE: over {BULK_LIMIT // 2**20} MiB or {MAX_ITEMS:,} items"),
+        "415": _answer("UNSUPPORTED_MEDIA_TYPE"),
+        "422": _answer("VALIDATION_ERROR naming items or institution_code"),
+        **common,
+    }
+    results = paths["/v1/bulk/{job_id}"]["get"]
+    results["responses"] = {
+        "200": {
+            "description": "done: one result a line, in order, as the batch API gives each",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        },
+        "202": _answer("still being decided", job, **RETRY_AFTER),
+        "404": _answer("BULK_NOT_FOUND: unknown, expired, or another institution's"),
+        **common,
+    }
+    feed = paths["/v1/confirmations/feed"]["get"]
+    feed["parameters"] = [
+        {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}}
+    ]
+    feed["responses"] = {
+        "200": {
+            "description": "server-sent events `confirmation`, each a card-path answer (id: day-offset)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        "404": _answer("FEED_NOT_ENABLED: ONSHI_FEED is off"),
+        **common,
+    }
+    for operation in (oqs, bulk, results, feed):
+        operation["security"] = [{"clinicKey": []}]
+
+
 def extra_schemas() -> dict[str, Any]:
     """Answers and bodies declared here only (no pydantic model of their own)."""
     return {
         "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+        "XmlMsg": {
+            "type": "object",
+            "required": ["XmlMsg"],
+            "properties": {
+                "XmlMsg": {
+                    "type": "object",
+                    "description": "MessageHeader and MessageBody as the XML has them (docs/oqs.md)",
+                }
+            },
+        },
+        "BulkRequest": {
+            "type": "object",
+            "required": ["institution_code", "items"],
+            "properties": {
+                "institution_code": {"type": "string"},
+                "confirmation_date": {"type": "string"},
+                "items": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_ITEMS,
+                    "items": {"$ref": "#/components/schemas/ConfirmationItem"},
+                },
+            },
+        },
+        "BulkJob": {
+            "type": "object",
+            "required": ["id", "status", "items", "processed", "accepted_at", "expires_at"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": ["running", "done"]},
+                "items": {"type": "integer"},
+                "processed": {"type": "integer"},
+                "accepted_at": {"type": "number"},
+                "expires_at": {"type": "number"},
+            },
+        },
         "AccessRecord": {
             "type": "object",
             "required": ["at", "institution_code", "presented", "code", "request_id", "birthdate_mismatch"],

@@ -71,6 +71,9 @@ class ConfirmationResult(BaseModel):
     person: Person | None
     qualification: Qualification | None
     alternatives: list[Qualification]
+    # 照会番号: the asking institution's own id for the person disclosed, when it registered one
+    # (service/references.py); absent otherwise.
+    reference_number: str | None = Field(default=None, max_length=50)
 
 
 class ConfirmationAnswer(ConfirmationResult):
