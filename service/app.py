@@ -27,7 +27,7 @@ from service.metrics import OnshiCollector, RequestMetrics
 from service.oqs.gateway import Gateway
 from service.probing import ProbeGuard
 from service.ratelimit import RateLimiter
-from service.routes import admin, confirmations, oqs, ops
+from service.routes import admin, confirmations, ops, oqs
 from service.settings import Settings
 from service.state import Generation, ServiceState
 

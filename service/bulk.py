@@ -43,7 +43,8 @@ CONFIRMATION = "confirmation"
 REFUSED_ITEM = {
     "error": {
         "code": "RATE_LIMITED",
-        "message": "照会の回数が上限を超えたため、この項目は照会していません。時間をおいて再度照会してください。",
+        "message": "照会の回数が上限を超えたため、この項目は照会していません。"
+        "時間をおいて再度照会してください。",
     }
 }
 RETRY_SECONDS = 1.0  # a step the access log could not record is tried again after this

@@ -37,7 +37,7 @@ DECISIONS: dict[str, tuple[str, str, str]] = {
     "VALID_MULTIPLE": (
         "ONS001",
         "complete",
-        "Show the qualification and every alternative (every ResultList entry) and let staff pick the one used.",
+        "Show the qualification and every alternative (every ResultList entry); staff pick the one used.",
     ),
     "NOT_FOUND": (
         "ONS002",
@@ -69,7 +69,7 @@ DECISIONS: dict[str, tuple[str, str, str]] = {
     "DOCUMENT_EXPIRED": (
         "ONS009",
         "complete",
-        "E.g. a legacy card past its cut-off: confirm again with the My Number card or an eligibility certificate.",
+        "E.g. a legacy card past its cut-off: confirm again with the My Number card or a certificate.",
     ),
     "INFO_NOTICE_ALONE": (
         "ONS010",
@@ -95,7 +95,8 @@ DECISIONS: dict[str, tuple[str, str, str]] = {
     "NOT_REGISTERED": ("ONS015", "error", "Show how to register the card for health insurance use."),
 }
 
-# Error codes: (HTTP status (0: not an HTTP answer, written by the folder bridge), ProcessingResultCode, FHIR OperationOutcome issue type,
+# Error codes: (HTTP status (0: not an HTTP answer, written by the folder bridge),
+# ProcessingResultCode, FHIR OperationOutcome issue type,
 # message for staff, vendor hint).
 ERRORS: dict[str, tuple[int, str, str, str, str]] = {
     "MALFORMED_JSON": (
@@ -180,7 +181,7 @@ ERRORS: dict[str, tuple[int, str, str, str, str]] = {
         "ONS911",
         "forbidden",
         "医療機関等コードの設定に誤りがあります。システム会社に連絡してください。",
-        "institution_code / MedicalInstitutionCode must be the API key's (and client certificate's) institution.",
+        "institution_code / MedicalInstitutionCode must be the institution of the key (and certificate).",
     ),
     "PAYLOAD_TOO_LARGE": (
         413,
@@ -321,17 +322,20 @@ def markdown() -> str:
     lines = [
         "# Code catalogue",
         "",
-        f"Version {VERSION}. Generated from `service/catalogue.py` (`python -m service.catalogue > docs/codes.md`);",
+        f"Version {VERSION}. Generated from `service/catalogue.py`",
+        "(`python -m service.catalogue > docs/codes.md`);",
         "served as `GET /v1/codes`. `QualificationValidity` is the national OQSCD006 value (blank:",
         "the nation has none); `ProcessingResultCode` is Onshi's own namespace (`ONS…`), used on the",
         "national interface (docs/oqs.md); FHIR codes use the system `" + FHIR_CODE_SYSTEM + "`.",
         "",
-        "| code | kind | HTTP | QualificationValidity | ProcessingResultCode | FHIR | message for reception staff | hint for the system vendor |",
+        "| code | kind | HTTP | QualificationValidity | ProcessingResultCode | FHIR "
+        "| message for reception staff | hint for the system vendor |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for e in ENTRIES:
         if e.kind == "decision":
-            fhir = f"CoverageEligibilityResponse outcome={e.fhir['outcome']}, inforce={e.fhir['insurance.inforce']}"
+            inforce = e.fhir["insurance.inforce"]
+            fhir = f"CoverageEligibilityResponse outcome={e.fhir['outcome']}, inforce={inforce}"
         else:
             fhir = f"OperationOutcome issue.code={e.fhir['issue.code']}"
         validity = "" if e.qualification_validity is None else str(e.qualification_validity)

@@ -19,10 +19,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from core_ext import AUTH_METHODS, INFO_NOTICE, MAX_BATCH_ITEMS, MYNA_CARD, PRESENTED, SERIAL_MAX
+from service.bulk import MAX_ITEMS
 from service.dataset import COLUMNS
 from service.db.rows import CSV_FILE, TABLES
 from service.db.upserts import MAX_ROWS
-from service.bulk import MAX_ITEMS
 from service.hotpath import BATCH_LIMIT, BATCH_PATH, SINGLE_LIMIT, SINGLE_PATH
 from service.oqs.gateway import BULK_LIMIT
 from service.routes.admin import ACCESS_LOG_LIMIT, PERSON_ID_MAX

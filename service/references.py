@@ -72,7 +72,7 @@ async def register(conn: asyncpg.Connection, institution: str, person_id: int, n
 def disclosed_persons(records: bytes | bytearray) -> list[int]:
     """The persons whose data the decisions of these access records disclosed, in order."""
     persons = []
-    for line in records.splitlines():
+    for line in bytes(records).splitlines():
         values = parse_access_line(line)
         if values["code"] in DISCLOSING and values["person_id"] is not None:
             persons.append(values["person_id"])

@@ -244,7 +244,7 @@ def follow_face(bridge: Bridge, stop: threading.Event, codec: str = "cp932") -> 
 
 def _events(response: Any, stop: threading.Event) -> Iterator[tuple[str, bytes]]:
     """(id, data) of each server-sent event of a response, until it ends or `stop` is set."""
-    event_id, data = "", []
+    event_id, data = "", list[bytes]()
     for raw in response:
         if stop.is_set():
             return

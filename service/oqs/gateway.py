@@ -585,6 +585,7 @@ class Gateway:
                 ),
                 rid,
             )
+        assert isinstance(items, list)  # (refused above otherwise)
         common = {"institution_code": admitted.institution}
         if "confirmation_date" in document:
             common["confirmation_date"] = document["confirmation_date"]

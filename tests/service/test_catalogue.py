@@ -25,7 +25,12 @@ def raised_codes() -> set[str]:
     found = set()
     for path in [*(ROOT / "service").rglob("*.py"), *(ROOT / "core_ext").glob("*.py*")]:
         found |= set(RAISED.findall(path.read_text()))
-    return found - NOT_CODES - set(CODE_NAMES) - {"CERTIFICATE_GRACE_PERIOD", "DOCUMENT_EXPIRES_SOON", "SNAPSHOT_STALE"}
+    return (
+        found
+        - NOT_CODES
+        - set(CODE_NAMES)
+        - {"CERTIFICATE_GRACE_PERIOD", "DOCUMENT_EXPIRES_SOON", "SNAPSHOT_STALE"}
+    )
 
 
 def test_every_decision_code_is_catalogued_in_the_cores_order() -> None:
@@ -38,7 +43,12 @@ def test_every_decision_code_is_catalogued_in_the_cores_order() -> None:
 
 def test_every_error_code_raised_is_catalogued() -> None:
     raised = raised_codes()
-    assert {"UNAUTHENTICATED", "VALIDATION_ERROR", "MALFORMED_XML", "BULK_NOT_FOUND"} <= raised  # the search works
+    assert {
+        "UNAUTHENTICATED",
+        "VALIDATION_ERROR",
+        "MALFORMED_XML",
+        "BULK_NOT_FOUND",
+    } <= raised  # the search works
     missing = raised - set(catalogue.ERRORS)
     assert not missing, f"codes answered but not in service/catalogue.py: {sorted(missing)}"
 
