@@ -81,7 +81,9 @@ class Form:
         return render_json(tree), b"application/json"
 
 
-Handler = Callable[[Admitted, Tree, Form], Awaitable[tuple[int, Tree]]]
+# A handler's answer: (status, tree) or (status, tree, Retry-After seconds).
+Reply = tuple[int, Tree] | tuple[int, Tree, int]
+Handler = Callable[[Admitted, Tree, Form], Awaitable[Reply]]
 
 
 class Gateway:
@@ -150,25 +152,24 @@ class Gateway:
             return await self._answer_error(
                 send, 400, form, {}, (error.code, error.message), admitted.request_id
             )
-        status, answer = await handler[1](admitted, tree, form)
-        return await self._send(send, status, form, answer, admitted.request_id)
+        status, answer, *retry_after = await handler[1](admitted, tree, form)
+        return await self._send(send, status, form, answer, admitted.request_id, *retry_after)
 
-    async def _single(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
+    async def _single(self, admitted: Admitted, tree: Tree, form: Form) -> Reply:
         found = messages.searches(tree)
         if len(found) != 1:
             return 422, self._error_tree(
                 tree, form, "VALIDATION_ERROR", "QualificationConfirmSearchInfoを1件送ってください。"
             )
         body = orjson.dumps({**messages.header_fields(tree), **messages.search_item(found[0])})
-        status, raw, _ = self.hot._decide(
+        status, raw, retry_after = self.hot._decide(
             admitted.gen, body, False, admitted.institution, admitted.request_id
         )
         answer = orjson.loads(raw)
         if status != 200:
             error = answer.get("error", {})
-            return status, self._error_tree(
-                tree, form, error.get("code", "INTERNAL_ERROR"), messages.error_text(answer)
-            )
+            code = error.get("code", "INTERNAL_ERROR")
+            return status, self._error_tree(tree, form, code, messages.error_text(answer)), retry_after
         consent = (
             found[0].get("LimitApplicationCertificateRelatedConsFlg") == "1"
             if isinstance(found[0], dict)

@@ -248,3 +248,15 @@ def test_reference_numbers_need_the_database(client: TestClient) -> None:
         )
         head = read_xml(r.content)["MessageHeader"]
         assert r.status_code == 409 and (head["SegmentOfResult"], head["ErrorCode"]) == ("9", "READ_ONLY")
+
+
+def test_a_locked_key_is_429_with_retry_after(tmp_path: Path) -> None:
+    wrong = next(c["request"] for c in CASES if c["name"] == "birthdate mismatch looks like not found")
+    with TestClient(app_on(tmp_path)) as c:
+        raw = xml_of(single_tree(wrong), "cp932")
+        headers = {**CLINIC_KEY, "Content-Type": "application/xml"}
+        codes = [c.post(URL, content=raw, headers=headers) for _ in range(6)]
+    assert [r.status_code for r in codes] == [200] * 5 + [429]  # ONSHI_KEY_MISS_LIMIT: five a day
+    head = read_xml(codes[-1].content)["MessageHeader"]
+    assert (head["SegmentOfResult"], head["ErrorCode"]) == ("9", "RATE_LIMITED")
+    assert int(codes[-1].headers["retry-after"]) > 0
