@@ -9,7 +9,7 @@ import pytest
 
 from tests.db.conftest import query
 from tests.db.server import Server
-from tests.processes import stop_with_work_in_flight, wait_all_started
+from tests.processes import every_worker_ready, stop_with_work_in_flight, wait_all_started
 
 DRAIN = 1.5
 
@@ -25,6 +25,7 @@ def test_sigterm_drains_finishes_in_flight_work_and_records_it(
         assert server.process is not None
         # Each worker loads the database itself, after its lifespan has started.
         wait_all_started(server.log, workers, " mapped in ")  # every worker maps the snapshot file
+        every_worker_ready(server.url)  # (a worker logs the file mapped a moment before it serves it)
         decided = stop_with_work_in_flight(server.process, server.port, DRAIN)
     finally:
         if server.process is not None and server.process.poll() is None:
