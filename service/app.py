@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry
 from core_ext import CODE_NAMES
 from service import openapi
 from service.accesslog import AccessLog
-from service.bulk import BulkStore
+from service.bulk import FileJobStore
+from service.bulkdb import DatabaseJobStore
 from service.db.pool import Database
 from service.feed import Feed
 from service.follower import STATE_SNAPSHOT, Follower
@@ -168,7 +169,13 @@ def create_app(settings: Settings, generation: Generation | None = None) -> HotP
         else None
     )
     hot = HotPath(app, state, metrics, access, limiter, guard)
-    hot.gateway = gateway = Gateway(hot, BulkStore(Path(settings.state_dir)), database if following else None)
+    # Bulk jobs where every replica finds them: PostgreSQL when following one, else the state directory.
+    jobs = (
+        DatabaseJobStore(database)
+        if following and database is not None
+        else FileJobStore(Path(settings.state_dir))
+    )
+    hot.gateway = gateway = Gateway(hot, jobs, database if following else None)
     hot.feed = Feed(Path(settings.state_dir)) if settings.feed else None
     app.state.gateway = gateway
     return hot

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from core_ext import error_body
 from service.admission import Admitted, Refused, admit, header, media_type
-from service.bulk import CONFIRMATION, DONE, MAX_ITEMS, BulkRunner, BulkStore, Job
+from service.bulk import CONFIRMATION, DONE, MAX_ITEMS, REGISTRATION, BulkRunner, Job, JobStore
 from service.catalogue import BY_CODE
 from service.clock import tokyo_now
 from service.db.pool import Database, DatabaseUnavailable
@@ -39,7 +39,6 @@ SINGLE_LIMIT = 64 * 1024
 OQS_BULK_LIMIT = 64 * 1024 * 1024
 BULK_LIMIT = 256 * 1024 * 1024
 XML_TYPES = frozenset({b"application/xml", b"text/xml"})
-NDJSON_CHUNK = 1 << 20
 
 UNKNOWN_MESSAGE = ("UNKNOWN_MESSAGE", "この電文には対応していません（docs/oqs.md）。")
 BULK_NOT_FOUND = (
@@ -56,7 +55,6 @@ DATABASE_UNAVAILABLE = (
     "データベースに接続できないため照会番号を登録できません。しばらくしてから再度送ってください。",
 )
 REGISTRATION_UNIT = "ReferenceNumberRegistrationUnit"
-REGISTRATION_KIND = "registration"
 MAX_REGISTRATIONS = 10_000
 # A single registration's failures that refuse the message (the rest are results).
 REQUEST_ERRORS = {"INSTITUTION_MISMATCH": 403, "MALFORMED_JSON": 400, "RATE_LIMITED": 429}
@@ -89,7 +87,7 @@ Handler = Callable[[Admitted, Tree, Form], Awaitable[Reply]]
 class Gateway:
     """ASGI: /v1/oqs/<message> and /v1/bulk[/<id>]; mounted by HotPath."""
 
-    def __init__(self, hot: HotPath, store: BulkStore, database: Database | None = None) -> None:
+    def __init__(self, hot: HotPath, store: JobStore, database: Database | None = None) -> None:
         self.hot = hot
         self.store = store
         self.runner = BulkRunner(hot, store)
@@ -200,9 +198,7 @@ class Gateway:
             return 403, mismatch
         # The search as sent rides along (ignored by the core) to be echoed in the answer.
         items = [{**messages.search_item(info), "oqs_search": info} for info in found]
-        job = await asyncio.to_thread(
-            self.store.create, admitted.institution, common, items, admitted.request_id
-        )
+        job = await self.store.create(admitted.institution, common, items, admitted.request_id)
         self.runner.start(job)
         _, checked_at = tokyo_now()
         return 200, {
@@ -214,18 +210,18 @@ class Gateway:
 
     async def _bulk_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
         number = messages.text_of(tree.get("MessageBody"), "ReceptionNumber") or ""
-        job = self.store.find(admitted.institution, number.strip())
+        job = await self.store.find(admitted.institution, number.strip())
         if job is None or job.kind != CONFIRMATION:
             return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
         _, checked_at = tokyo_now()
         executed = messages.execution_time(checked_at)
         if job.status != DONE:
-            self.runner.adopt_if_orphaned(job)
+            self.runner.start(job)  # taken up here if its worker stopped
             return 200, {
                 "MessageHeader": messages.response_header(tree, form.codec, executed, SEGMENT_WORKING),
                 "MessageBody": {"ReceptionNumber": job.id},
             }
-        units = await asyncio.to_thread(self._bulk_units, job)
+        units = self._bulk_units(await self.store.items(job), await self.store.results(job))
         normal = sum(
             1 for unit in units if unit["BulkConfirmUnit"]["ProcessingResultStatus"] == messages.STATUS_NORMAL
         )
@@ -299,9 +295,7 @@ class Gateway:
             registration_unit(unit if isinstance(unit, dict) else {}, result)
             for unit, result in zip(units, outcome, strict=True)
         ]
-        job = await asyncio.to_thread(
-            self.store.create_done, admitted.institution, items, admitted.request_id
-        )
+        job = await self.store.create_done(admitted.institution, items, admitted.request_id, REGISTRATION)
         _, checked_at = tokyo_now()
         return 200, {
             "MessageHeader": messages.response_header(
@@ -313,10 +307,10 @@ class Gateway:
     async def _register_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
         """OQSmuimm02: the results of an OQSmuimm01, to its institution only."""
         number = messages.text_of(tree.get("MessageBody"), "ReceptionNumber") or ""
-        job = self.store.find(admitted.institution, number.strip())
-        if job is None or job.kind != REGISTRATION_KIND:
+        job = await self.store.find(admitted.institution, number.strip())
+        if job is None or job.kind != REGISTRATION:
             return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
-        units = await asyncio.to_thread(self.store.results, job)
+        units = await self.store.results(job)
         normal = sum(1 for unit in units if unit["ProcessingResultStatus"] == messages.STATUS_NORMAL)
         _, checked_at = tokyo_now()
         return 200, {
@@ -377,23 +371,18 @@ class Gateway:
                 self.hot.state.references.put(admitted.institution, r["person_id"], r["reference_number"])
         return results
 
-    def _bulk_units(self, job: Job) -> list[Tree]:
+    def _bulk_units(self, items: list[Any], results: list[Any]) -> list[Tree]:
         units = []
-        folder = self.store.root / job.id
-        with open(folder / "items.ndjson", "rb") as items, open(folder / "results.ndjson", "rb") as results:
-            items.readline()  # the common fields
-            for item_line, result_line in zip(items, results, strict=True):
-                item = orjson.loads(item_line)
-                result = orjson.loads(result_line)
-                consent = bool(item.get("consent", {}).get("limit_info"))
-                units.append(
-                    {
-                        "BulkConfirmUnit": {
-                            "QualificationConfirmSearchInfo": item.get("oqs_search"),
-                            **messages.result_fields(result, consent),
-                        }
+        for item, result in zip(items, results, strict=True):
+            consent = bool(item.get("consent", {}).get("limit_info"))
+            units.append(
+                {
+                    "BulkConfirmUnit": {
+                        "QualificationConfirmSearchInfo": item.get("oqs_search"),
+                        **messages.result_fields(result, consent),
                     }
-                )
+                }
+            )
         return units
 
     def _institution_mismatch(self, tree: Tree, admitted: Admitted, form: Form) -> Tree | None:
@@ -520,11 +509,11 @@ class Gateway:
             )
         if job_id is None:
             return await self._bulk_post(send, admitted)
-        job = self.store.find(admitted.institution, job_id)
+        job = await self.store.find(admitted.institution, job_id)
         if job is None or job.kind != CONFIRMATION:
             return await _json(send, 404, _error(*BULK_NOT_FOUND), admitted.request_id)
         if job.status != DONE:
-            self.runner.adopt_if_orphaned(job)
+            self.runner.start(job)  # taken up here if its worker stopped
             return await _json(send, 202, orjson.dumps(_job_status(job)), admitted.request_id, 1)
         return await self._send_results(send, job, admitted.request_id)
 
@@ -590,27 +579,15 @@ class Gateway:
         common = {"institution_code": admitted.institution}
         if "confirmation_date" in document:
             common["confirmation_date"] = document["confirmation_date"]
-        job = await asyncio.to_thread(self.store.create, admitted.institution, common, items, rid)
+        job = await self.store.create(admitted.institution, common, items, rid)
         self.runner.start(job)
         return await _json(send, 202, orjson.dumps(_job_status(job)), rid, location=f"{BULK_PATH}/{job.id}")
 
     async def _send_results(self, send: Send, job: Job, rid: str) -> int:
-        path = self.store.results_path(job)
-        size = path.stat().st_size
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/x-ndjson"),
-                    (b"content-length", str(size).encode()),
-                    (b"x-request-id", rid.encode()),
-                ],
-            }
-        )
-        with open(path, "rb") as results:
-            while chunk := await asyncio.to_thread(results.read, NDJSON_CHUNK):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        headers = [(b"content-type", b"application/x-ndjson"), (b"x-request-id", rid.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        async for chunk in self.store.results_bytes(job):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return 200
 
