@@ -39,7 +39,7 @@ from service.hotpath import HotPath
 log = logging.getLogger("onshi.bulk")
 
 MAX_ITEMS = 1_000_000
-STEP = 1_000  # items per decision: about 10 ms of the core, so single answers wait at most that
+STEP = 1_000  # items per decision: about 5-10 ms of the core and the step's saving
 KEEP_SECONDS = 24 * 3600
 ID_HEX = 32
 RUNNING = "running"
