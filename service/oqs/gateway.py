@@ -11,6 +11,7 @@ own (`HotPath._decide`): the access log, the rate and the probing limits apply a
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +32,7 @@ from service.oqs.messages import SEGMENT_DONE, SEGMENT_FAILED, SEGMENT_WORKING
 from service.oqs.xmltree import MessageError, Tree, parse_json, parse_xml, render_json, render_xml
 from service.references import MAX_LENGTH, disclosed_persons, register
 
+log = logging.getLogger("onshi.oqs")
 OQS_PREFIX = "/v1/oqs/"
 FEED_PATH = "/v1/confirmations/feed"
 FEED_INSTITUTION_HEADER = b"x-onshi-institution"  # whose answers these are (the bridge's face files)
@@ -40,6 +42,7 @@ OQS_BULK_LIMIT = 64 * 1024 * 1024
 BULK_LIMIT = 256 * 1024 * 1024
 XML_TYPES = frozenset({b"application/xml", b"text/xml"})
 
+INTERNAL = ("INTERNAL_ERROR", "内部エラーが発生しました。時間をおいて再度照会してください。")
 UNKNOWN_MESSAGE = ("UNKNOWN_MESSAGE", "この電文には対応していません（docs/oqs.md）。")
 BULK_NOT_FOUND = (
     "BULK_NOT_FOUND",
@@ -150,7 +153,12 @@ class Gateway:
             return await self._answer_error(
                 send, 400, form, {}, (error.code, error.message), admitted.request_id
             )
-        status, answer, *retry_after = await handler[1](admitted, tree, form)
+        try:
+            status, answer, *retry_after = await handler[1](admitted, tree, form)
+        except Exception:
+            # A bug must not become a dropped connection: answered, as the hot path does.
+            log.exception("OQS message failed", extra={"request_id": admitted.request_id})
+            return await self._answer_error(send, 500, form, tree, INTERNAL, admitted.request_id)
         return await self._send(send, status, form, answer, admitted.request_id, *retry_after)
 
     async def _single(self, admitted: Admitted, tree: Tree, form: Form) -> Reply:

@@ -101,11 +101,8 @@ def search_item(info: Any) -> dict[str, Any]:
 
 def searches(tree: Tree) -> list[Any]:
     """The QualificationConfirmSearchInfo elements of a request body, as a list."""
-    found = (
-        tree.get("MessageBody", {}).get("QualificationConfirmSearchInfo")
-        if isinstance(tree.get("MessageBody"), dict)
-        else None
-    )
+    body = tree.get("MessageBody")
+    found = body.get("QualificationConfirmSearchInfo") if isinstance(body, dict) else None
     if found is None:
         return []
     return found if isinstance(found, list) else [found]

@@ -260,3 +260,19 @@ def test_a_locked_key_is_429_with_retry_after(tmp_path: Path) -> None:
     head = read_xml(codes[-1].content)["MessageHeader"]
     assert (head["SegmentOfResult"], head["ErrorCode"]) == ("9", "RATE_LIMITED")
     assert int(codes[-1].headers["retry-after"]) > 0
+
+
+def test_a_bug_is_answered_not_dropped(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway = client.app.gateway  # type: ignore[attr-defined]
+
+    async def broken(*_: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(gateway.handlers, "OQSsiquc01", (64 * 1024, broken))
+    r = client.post(
+        URL,
+        content=xml_of(single_tree(CASES[0]["request"]), "cp932"),
+        headers={**CLINIC_KEY, "Content-Type": "application/xml"},
+    )
+    head = read_xml(r.content)["MessageHeader"]
+    assert r.status_code == 500 and (head["SegmentOfResult"], head["ErrorCode"]) == ("9", "INTERNAL_ERROR")
