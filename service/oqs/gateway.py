@@ -208,13 +208,7 @@ class Gateway:
         items = [{**messages.search_item(info), "oqs_search": info} for info in found]
         job = await self.store.create(admitted.institution, common, items, admitted.request_id)
         self.runner.start(job)
-        _, checked_at = tokyo_now()
-        return 200, {
-            "MessageHeader": messages.response_header(
-                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
-            ),
-            "MessageBody": {"ReceptionNumber": job.id},
-        }
+        return 200, self._accepted(tree, form, job)
 
     async def _bulk_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
         number = messages.text_of(tree.get("MessageBody"), "ReceptionNumber") or ""
@@ -230,19 +224,7 @@ class Gateway:
                 "MessageBody": {"ReceptionNumber": job.id},
             }
         units = self._bulk_units(await self.store.items(job), await self.store.results(job))
-        normal = sum(
-            1 for unit in units if unit["BulkConfirmUnit"]["ProcessingResultStatus"] == messages.STATUS_NORMAL
-        )
-        return 200, {
-            "MessageHeader": messages.response_header(tree, form.codec, executed, SEGMENT_DONE),
-            "MessageBody": {
-                "ReceptionNumber": job.id,
-                "NumberOfProcessingResult": str(len(units)),
-                "NumberOfNormalProcessing": str(normal),
-                "NumberOfError": str(len(units) - normal),
-                "ResultList": units,
-            },
-        }
+        return 200, self._counted(tree, form, job, "BulkConfirmUnit", units)
 
     # --- 照会番号 (ReferenceNumber) ----------------------------------------------------
 
@@ -304,13 +286,7 @@ class Gateway:
             for unit, result in zip(units, outcome, strict=True)
         ]
         job = await self.store.create_done(admitted.institution, items, admitted.request_id, REGISTRATION)
-        _, checked_at = tokyo_now()
-        return 200, {
-            "MessageHeader": messages.response_header(
-                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
-            ),
-            "MessageBody": {"ReceptionNumber": job.id},
-        }
+        return 200, self._accepted(tree, form, job)
 
     async def _register_results(self, admitted: Admitted, tree: Tree, form: Form) -> tuple[int, Tree]:
         """OQSmuimm02: the results of an OQSmuimm01, to its institution only."""
@@ -319,20 +295,7 @@ class Gateway:
         if job is None or job.kind != REGISTRATION:
             return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
         units = await self.store.results(job)
-        normal = sum(1 for unit in units if unit["ProcessingResultStatus"] == messages.STATUS_NORMAL)
-        _, checked_at = tokyo_now()
-        return 200, {
-            "MessageHeader": messages.response_header(
-                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
-            ),
-            "MessageBody": {
-                "ReceptionNumber": job.id,
-                "NumberOfProcessingResult": str(len(units)),
-                "NumberOfNormalProcessing": str(normal),
-                "NumberOfError": str(len(units) - normal),
-                "ResultList": [{REGISTRATION_UNIT: unit} for unit in units],
-            },
-        }
+        return 200, self._counted(tree, form, job, REGISTRATION_UNIT, [{REGISTRATION_UNIT: u} for u in units])
 
     async def _registrations(
         self, admitted: Admitted, tree: Tree, units: list[Any]
@@ -378,6 +341,31 @@ class Gateway:
             for r in stored:  # this worker at once; the others when they follow the change
                 self.hot.state.references.put(admitted.institution, r["person_id"], r["reference_number"])
         return results
+
+    def _accepted(self, request: Tree, form: Form, job: Job) -> Tree:
+        """The answer to a bulk message: its ReceptionNumber, for the second phase."""
+        _, checked_at = tokyo_now()
+        executed = messages.execution_time(checked_at)
+        return {
+            "MessageHeader": messages.response_header(request, form.codec, executed, SEGMENT_DONE),
+            "MessageBody": {"ReceptionNumber": job.id},
+        }
+
+    def _counted(self, request: Tree, form: Form, job: Job, unit: str, units: list[Tree]) -> Tree:
+        """The second phase's answer: the counts, then one `unit` each."""
+        normal = sum(1 for u in units if u[unit]["ProcessingResultStatus"] == messages.STATUS_NORMAL)
+        _, checked_at = tokyo_now()
+        executed = messages.execution_time(checked_at)
+        return {
+            "MessageHeader": messages.response_header(request, form.codec, executed, SEGMENT_DONE),
+            "MessageBody": {
+                "ReceptionNumber": job.id,
+                "NumberOfProcessingResult": str(len(units)),
+                "NumberOfNormalProcessing": str(normal),
+                "NumberOfError": str(len(units) - normal),
+                "ResultList": units,
+            },
+        }
 
     def _bulk_units(self, items: list[Any], results: list[Any]) -> list[Tree]:
         units = []

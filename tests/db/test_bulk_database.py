@@ -20,7 +20,12 @@ from service.oqs.xmltree import parse_xml, render_xml
 from tests.db.conftest import query
 from tests.db.server import Server
 from tests.processes import http
-from tests.service.oqs.oqsclient import CLINIC, header, json_request, number_path_cases, search_info
+from tests.service.oqs.oqsclient import (
+    CLINIC,
+    first_day_bulk,
+    json_request,
+    number_path_cases,
+)
 
 pytestmark = pytest.mark.slow
 CASES = number_path_cases()
@@ -78,15 +83,7 @@ def test_a_job_accepted_by_one_replica_is_answered_by_another(loaded: str, tmp_p
         assert tuple(row) == ("done", len(items), len(items))
         # The OQS two phases across the replicas too.
 
-        requests = [
-            c["request"]
-            for c in CASES
-            if c["request"]["confirmation_date"] == CASES[0]["request"]["confirmation_date"]
-        ]
-        tree = {
-            "MessageHeader": header(requests[0]),
-            "MessageBody": {"QualificationConfirmSearchInfo": [search_info(r) for r in requests]},
-        }
+        requests, tree = first_day_bulk()
         number = _oqs(first, "OQSmuquc01", render_xml(tree, "cp932"))["MessageBody"]["ReceptionNumber"]
         poll = render_xml(
             {"MessageHeader": {"MedicalInstitutionCode": CLINIC}, "MessageBody": {"ReceptionNumber": number}},

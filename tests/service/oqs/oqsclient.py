@@ -122,3 +122,15 @@ def compare(answer: dict[str, Any], body: dict[str, Any]) -> list[str]:
     if code != "VALID" and not body.get("ProcessingResultMessage"):
         problems.append("no ProcessingResultMessage for " + code)
     return problems
+
+
+def first_day_bulk() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The examples of the first example's date (a national bulk has one date) and their OQSmuquc01 tree."""
+    cases = number_path_cases()
+    day = cases[0]["request"]["confirmation_date"]
+    requests = [c["request"] for c in cases if c["request"]["confirmation_date"] == day]
+    tree = {
+        "MessageHeader": header(requests[0]),
+        "MessageBody": {"QualificationConfirmSearchInfo": [search_info(r) for r in requests]},
+    }
+    return requests, tree

@@ -19,11 +19,10 @@ from tests.processes import ONSHI, Served, free_port, http, serve
 from tests.service.oqs.oqsclient import (
     CLINIC,
     compare,
-    header,
+    first_day_bulk,
     json_request,
     number_path_cases,
     read_xml,
-    search_info,
     single_tree,
     xml_of,
 )
@@ -95,15 +94,7 @@ def test_every_example_through_the_folders(server: Served, tmp_path: Path) -> No
 
 def test_bulk_in_two_phases_through_the_folders(server: Served, tmp_path: Path) -> None:
     bridge = Bridge(tmp_path, server.url, KEY)
-    requests = [
-        c["request"]
-        for c in CASES
-        if c["request"]["confirmation_date"] == CASES[0]["request"]["confirmation_date"]
-    ]
-    tree = {
-        "MessageHeader": header(requests[0]),
-        "MessageBody": {"QualificationConfirmSearchInfo": [search_info(r) for r in requests]},
-    }
+    requests, tree = first_day_bulk()
     write_renamed(tmp_path / "req", "OQSmuquc01req_bulk.xml", xml_of(tree, "cp932"))
     number = answer_of(bridge, "OQSmuquc01req_bulk.xml")["MessageBody"]["ReceptionNumber"]
     poll = {"MessageHeader": {"MedicalInstitutionCode": CLINIC}, "MessageBody": {"ReceptionNumber": number}}
