@@ -278,14 +278,14 @@ def run_on_connection(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(connection)` on one short-lived PostgreSQL connection (the one-shot commands)."""
     import asyncio
 
-    import asyncpg
+    from service.db.pool import connect
 
     async def run() -> T:
-        conn = await asyncpg.connect(url)
+        conn = await connect(url)
         try:
             return await work(conn)
         finally:
-            await conn.close()
+            await conn.close(timeout=5)
 
     return asyncio.run(run())
 

@@ -27,6 +27,31 @@ class DatabaseUnavailable(ConnectionError):
 CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
 
 
+def wake_writers_on_loss(conn: asyncpg.Connection) -> None:
+    """Make a lost connection fail a COPY or `executemany` that waits to write, not hang it.
+
+    asyncpg (0.29-0.32) pauses a COPY or `executemany` while the socket's buffer is full
+    (`writing_allowed` cleared) and resumes it when the buffer drains; a connection lost
+    meanwhile (PostgreSQL crashed or restarted) never drains, and nothing sets the event
+    again, so the statement waits for ever (seen under load: an import and an upsert cut
+    off by `pg_ctl stop -m immediate` hung past 60 s).  A termination listener sets it: the
+    writer wakes, writes into the closed transport (a no-op) and gets the connection's error.
+    """
+    protocol = conn._protocol  # noqa: SLF001 (the flow-control event lives there)
+    conn.add_termination_listener(lambda _: protocol.writing_allowed.set())
+
+
+async def _on_new_connection(conn: asyncpg.Connection) -> None:
+    wake_writers_on_loss(conn)
+
+
+async def connect(url: str, timeout: float = 60.0) -> asyncpg.Connection:
+    """One connection of its own (the one-shot commands, LISTEN), with `wake_writers_on_loss`."""
+    conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout)
+    wake_writers_on_loss(conn)
+    return conn
+
+
 class Database:
     """Connections to one PostgreSQL server (the primary)."""
 
@@ -40,7 +65,11 @@ class Database:
         if self._pool is None:
             # min_size=0: nothing is connected until a connection is acquired.
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=0, max_size=self.size, timeout=self.connect_timeout
+                self.url,
+                min_size=0,
+                max_size=self.size,
+                timeout=self.connect_timeout,
+                init=_on_new_connection,
             )
         return self._pool
 
@@ -64,7 +93,7 @@ class Database:
     async def listener(self) -> asyncpg.Connection:
         """A connection of its own, for LISTEN (the caller closes it)."""
         try:
-            conn: asyncpg.Connection = await asyncpg.connect(self.url, timeout=self.connect_timeout)
+            conn = await connect(self.url, timeout=self.connect_timeout)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             raise DatabaseUnavailable(f"{type(exc).__name__} connecting to PostgreSQL") from exc
         return conn
