@@ -336,23 +336,15 @@ class BulkRunner:
     async def _decide_step(self, job: Job, common: dict[str, Any], step: list[Any]) -> list[Any]:
         rid = f"{job.request_id[:100]}:{job.processed // STEP}"
         status, answer = await self._decide(job, common, step, rid)
+        if status == 429 and len(step) > 1:
+            # The probing limits refused the step whole (a locked key in it): decide its
+            # items one by one, so that only those reaching the locked key are refused.
+            return [(await self._decide_step(job, common, [item]))[0] for item in step]
         if status == 200:
             results: list[Any] = orjson.loads(answer)["results"]
             return results
         if status == 429:
-            # The probing limits refused the step whole (a locked key in it): decide its
-            # items one by one, so that only those reaching the locked key are refused.
-            alone = []
-            for item in step:
-                status, answer = await self._decide(job, common, [item], rid)
-                alone.append(
-                    orjson.loads(answer)["results"][0]
-                    if status == 200
-                    else REFUSED_ITEM
-                    if status == 429
-                    else orjson.loads(answer)
-                )
-            return alone
+            return [REFUSED_ITEM]
         return [orjson.loads(answer)] * len(step)  # 400, 403, 422: the step's common fields
 
     async def _decide(

@@ -23,11 +23,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from service.clock import TOKYO_OFFSET
+
 KEEP_DAYS = 2
 POLL_SECONDS = 0.1  # how often a subscriber looks for new answers
 KEEPALIVE_SECONDS = 15.0
 EVENT_ID = re.compile(r"^(\d{8})-(\d{1,15})$")
-TOKYO_OFFSET = 9 * 3600
 
 
 def tokyo_day(now: float | None = None) -> str:
@@ -59,11 +60,6 @@ class Feed:
         for old in sorted(folder.glob("*.ndjson"))[:-KEEP_DAYS]:
             old.unlink(missing_ok=True)
         return os.open(folder / f"{day}.ndjson", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-
-    def close(self) -> None:
-        for _, fd in self._open.values():
-            os.close(fd)
-        self._open.clear()
 
     def start_of(self, institution: str, last_event_id: str | None) -> tuple[str, int]:
         """Where a subscription begins: just after `last_event_id`, else at the end of today."""

@@ -289,10 +289,11 @@ class Follower:
             assert base is not None
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 seq = await read_changes(conn, self.seq, self.dirty)
+                if not self.references_read:  # a new base: whole, then as they change
+                    self.state.references = await references.read_all(conn)
+                    self.references_read = True
+                    self.dirty.references.clear()
                 if seq == self.seq:
-                    if not self.references_read:  # a base with no change after it
-                        self.state.references = await references.read_all(conn)
-                        self.references_read = True
                     break
                 if seq is None or self.dirty.insurers:  # what no overlay can answer
                     self._snapshot_due("an import" if seq is None else "an insurer change")
@@ -301,11 +302,7 @@ class Follower:
                     return  # not synced: SNAPSHOT_STALE once the bound passes, until a newer file
                 if len(self.dirty.persons) > FOLD_PERSONS:
                     self._snapshot_due(f"{len(self.dirty.persons)} persons changed")
-                if not self.references_read:
-                    self.state.references = await references.read_all(conn)
-                    self.references_read = True
-                    self.dirty.references.clear()
-                elif self.dirty.references:
+                if self.dirty.references:
                     await references.read_changed(conn, self.state.references, self.dirty.references)
                     self.dirty.references.clear()
                 if self.dirty.institutions:

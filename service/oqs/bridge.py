@@ -47,6 +47,7 @@ from service.oqs.messages import (
     CHARACTER_CODE,
     SEGMENT_DONE,
     SEGMENT_FAILED,
+    execution_time_now,
     oqs_date,
     response_header,
     result_fields,
@@ -87,10 +88,9 @@ class Bridge:
         for name in ("req", "res", FAILED_FOLDER):
             (self.folder / name).mkdir(parents=True, exist_ok=True)
 
-    def run(self, interval: float = 0.2, stop_after: float | None = None) -> None:
-        """Look every `interval` seconds (for ever, or until `stop_after` seconds have passed)."""
-        ended = None if stop_after is None else time.monotonic() + stop_after
-        while ended is None or time.monotonic() < ended:
+    def run(self, interval: float = 0.2) -> None:
+        """Look every `interval` seconds, for ever."""
+        while True:
             self.look()
             time.sleep(interval)
 
@@ -179,8 +179,7 @@ class Bridge:
             codec = declared_codec(raw)
         except MessageError:
             codec = "utf-8"
-        executed = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 9 * 3600))
-        header = response_header({}, codec, executed, SEGMENT_FAILED, (code, reason))
+        header = response_header({}, codec, execution_time_now(), SEGMENT_FAILED, (code, reason))
         self._write_answer(name, render_xml({"MessageHeader": header}, codec))
         self._move_aside(name)
         self.failed += 1
@@ -230,8 +229,7 @@ def follow_face(bridge: Bridge, stop: threading.Event, codec: str = "cp932") -> 
                 backoff = 1.0
                 institution = response.headers.get("x-onshi-institution", "")
                 for event_id, data in _events(response, stop):
-                    executed = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 9 * 3600))
-                    tree = face_tree(orjson.loads(data), institution, executed)
+                    tree = face_tree(orjson.loads(data), institution, execution_time_now())
                     tree["MessageHeader"]["CharacterCodeIdentifier"] = CHARACTER_CODE[codec]
                     name = f"OQSsiquc01res_face_{event_id}.xml"
                     _write_atomically(face / name, render_xml(tree, codec))

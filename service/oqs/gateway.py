@@ -24,7 +24,6 @@ from core_ext import error_body
 from service.admission import Admitted, Refused, admit, header, media_type
 from service.bulk import CONFIRMATION, DONE, MAX_ITEMS, REGISTRATION, BulkRunner, Job, JobStore
 from service.catalogue import BY_CODE
-from service.clock import tokyo_now
 from service.db.pool import Database, DatabaseUnavailable
 from service.hotpath import HotPath
 from service.oqs import messages
@@ -59,8 +58,9 @@ DATABASE_UNAVAILABLE = (
 )
 REGISTRATION_UNIT = "ReferenceNumberRegistrationUnit"
 MAX_REGISTRATIONS = 10_000
-# A single registration's failures that refuse the message (the rest are results).
-REQUEST_ERRORS = {"INSTITUTION_MISMATCH": 403, "MALFORMED_JSON": 400, "RATE_LIMITED": 429}
+# A single registration's failures that refuse the message (the rest are results); the
+# institution is checked before, and the body is Onshi's own.
+REQUEST_ERRORS = {"RATE_LIMITED": 429}
 UNSUPPORTED_MEDIA = (
     "UNSUPPORTED_MEDIA_TYPE",
     "Content-Typeはapplication/xml（またはtext/xml）かapplication/jsonにしてください。",
@@ -124,7 +124,8 @@ class Gateway:
         handler = self.handlers.get(name) if scope["method"] == "POST" else None
         limit = handler[0] if handler else SINGLE_LIMIT
         admitted = await admit(self.hot, scope, receive, limit)
-        form = Form(media_type(_content_type(scope)) != b"application/json")
+        kind = media_type(header(scope, b"content-type") or b"")
+        form = Form(kind != b"application/json")
         if isinstance(admitted, Refused):
             if admitted.status == 499:
                 return 499
@@ -140,7 +141,6 @@ class Gateway:
             )
         if handler is None:
             return await self._answer_error(send, 404, form, {}, UNKNOWN_MESSAGE, admitted.request_id)
-        kind = media_type(admitted.content_type)
         if kind not in XML_TYPES and kind != b"application/json":
             return await self._answer_error(send, 415, form, {}, UNSUPPORTED_MEDIA, admitted.request_id)
         try:
@@ -167,7 +167,8 @@ class Gateway:
             return 422, self._error_tree(
                 tree, form, "VALIDATION_ERROR", "QualificationConfirmSearchInfoを1件送ってください。"
             )
-        body = orjson.dumps({**messages.header_fields(tree), **messages.search_item(found[0])})
+        item = messages.search_item(found[0])
+        body = orjson.dumps({**messages.header_fields(tree), **item})
         status, raw, retry_after = self.hot._decide(
             admitted.gen, body, False, admitted.institution, admitted.request_id
         )
@@ -176,11 +177,7 @@ class Gateway:
             error = answer.get("error", {})
             code = error.get("code", "INTERNAL_ERROR")
             return status, self._error_tree(tree, form, code, messages.error_text(answer)), retry_after
-        consent = (
-            found[0].get("LimitApplicationCertificateRelatedConsFlg") == "1"
-            if isinstance(found[0], dict)
-            else False
-        )
+        consent = item["consent"]["limit_info"]
         return 200, {
             "MessageHeader": messages.response_header(
                 tree, form.codec, messages.execution_time(answer["checked_at"]), SEGMENT_DONE
@@ -215,8 +212,7 @@ class Gateway:
         job = await self.store.find(admitted.institution, number.strip())
         if job is None or job.kind != CONFIRMATION:
             return 404, self._error_tree(tree, form, *BULK_NOT_FOUND)
-        _, checked_at = tokyo_now()
-        executed = messages.execution_time(checked_at)
+        executed = messages.execution_time_now()
         if job.status != DONE:
             self.runner.start(job)  # taken up here if its worker stopped
             return 200, {
@@ -253,10 +249,9 @@ class Gateway:
             return REQUEST_ERRORS[result["error"]["code"]], self._error_tree(
                 tree, form, result["error"]["code"], messages.error_text(result)
             )
-        _, checked_at = tokyo_now()
         return 200, {
             "MessageHeader": messages.response_header(
-                tree, form.codec, messages.execution_time(checked_at), SEGMENT_DONE
+                tree, form.codec, messages.execution_time_now(), SEGMENT_DONE
             ),
             "MessageBody": registration_unit(unit, result),
         }
@@ -344,8 +339,7 @@ class Gateway:
 
     def _accepted(self, request: Tree, form: Form, job: Job) -> Tree:
         """The answer to a bulk message: its ReceptionNumber, for the second phase."""
-        _, checked_at = tokyo_now()
-        executed = messages.execution_time(checked_at)
+        executed = messages.execution_time_now()
         return {
             "MessageHeader": messages.response_header(request, form.codec, executed, SEGMENT_DONE),
             "MessageBody": {"ReceptionNumber": job.id},
@@ -354,8 +348,7 @@ class Gateway:
     def _counted(self, request: Tree, form: Form, job: Job, unit: str, units: list[Tree]) -> Tree:
         """The second phase's answer: the counts, then one `unit` each."""
         normal = sum(1 for u in units if u[unit]["ProcessingResultStatus"] == messages.STATUS_NORMAL)
-        _, checked_at = tokyo_now()
-        executed = messages.execution_time(checked_at)
+        executed = messages.execution_time_now()
         return {
             "MessageHeader": messages.response_header(request, form.codec, executed, SEGMENT_DONE),
             "MessageBody": {
@@ -392,10 +385,9 @@ class Gateway:
         return self._error_tree(tree, form, code, message)
 
     def _error_tree(self, request: Tree, form: Form, code: str, message: str) -> Tree:
-        _, checked_at = tokyo_now()
         return {
             "MessageHeader": messages.response_header(
-                request, form.codec, messages.execution_time(checked_at), SEGMENT_FAILED, (code, message)
+                request, form.codec, messages.execution_time_now(), SEGMENT_FAILED, (code, message)
             )
         }
 
@@ -434,14 +426,14 @@ class Gateway:
         """GET /v1/confirmations/feed: server-sent events, resumed from Last-Event-ID."""
         feed = self.hot.feed
         if scope["method"] != "GET":
-            return await _json(send, 405, _error("METHOD_NOT_ALLOWED", "GETで接続してください。"), "")
+            return await _json(send, 405, error_body("METHOD_NOT_ALLOWED", "GETで接続してください。"), "")
         admitted = await admit(self.hot, scope, receive, 0, read_body=False)
         if isinstance(admitted, Refused):
             return await _json(
                 send, admitted.status, admitted.payload, admitted.request_id, admitted.retry_after
             )
         if feed is None:
-            return await _json(send, 404, _error(*FEED_OFF), admitted.request_id)
+            return await _json(send, 404, error_body(*FEED_OFF), admitted.request_id)
         last = header(scope, b"last-event-id")
         day, offset = feed.start_of(admitted.institution, None if last is None else last.decode("latin-1"))
         await send(
@@ -495,7 +487,10 @@ class Gateway:
             admitted = await admit(self.hot, scope, receive, BULK_LIMIT, read_body=job_id is None)
         else:
             return await _json(
-                send, 404 if path != BULK_PATH else 405, _error("UNKNOWN_PATH", "そのURLはありません。"), ""
+                send,
+                404 if path != BULK_PATH else 405,
+                error_body("UNKNOWN_PATH", "そのURLはありません。"),
+                "",
             )
         if isinstance(admitted, Refused):
             if admitted.status == 499:
@@ -507,7 +502,7 @@ class Gateway:
             return await self._bulk_post(send, admitted)
         job = await self.store.find(admitted.institution, job_id)
         if job is None or job.kind != CONFIRMATION:
-            return await _json(send, 404, _error(*BULK_NOT_FOUND), admitted.request_id)
+            return await _json(send, 404, error_body(*BULK_NOT_FOUND), admitted.request_id)
         if job.status != DONE:
             self.runner.start(job)  # taken up here if its worker stopped
             return await _json(send, 202, orjson.dumps(_job_status(job)), admitted.request_id, 1)
@@ -519,7 +514,7 @@ class Gateway:
             return await _json(
                 send,
                 415,
-                _error("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。"),
+                error_body("UNSUPPORTED_MEDIA_TYPE", "Content-Typeはapplication/jsonにしてください。"),
                 rid,
             )
         try:
@@ -528,7 +523,10 @@ class Gateway:
             document = None
         if not isinstance(document, dict):
             return await _json(
-                send, 400, _error("MALFORMED_JSON", "リクエスト本文がJSONオブジェクトではありません。"), rid
+                send,
+                400,
+                error_body("MALFORMED_JSON", "リクエスト本文がJSONオブジェクトではありません。"),
+                rid,
             )
         items = document.get("items")
         problem = None
@@ -543,7 +541,7 @@ class Gateway:
                 return await _json(
                     send,
                     413,
-                    _error("PAYLOAD_TOO_LARGE", f"一括照会（/v1/bulk）は{MAX_ITEMS:,}件までです。"),
+                    error_body("PAYLOAD_TOO_LARGE", f"一括照会（/v1/bulk）は{MAX_ITEMS:,}件までです。"),
                     rid,
                 )
             problem = ("items", "LENGTH", "items が空です。")
@@ -565,7 +563,7 @@ class Gateway:
             return await _json(
                 send,
                 403,
-                _error(
+                error_body(
                     "INSTITUTION_MISMATCH",
                     "医療機関等コード（institution_code）がAPIキーの医療機関と一致しません。",
                 ),
@@ -605,17 +603,6 @@ def registration_unit(unit: dict[str, Any], result: dict[str, Any]) -> Tree:
         messages.error_text(result) if error.get("fields") else error.get("message")
     )
     return out
-
-
-def _content_type(scope: Scope) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return value  # type: ignore[no-any-return]
-    return b""
-
-
-def _error(code: str, message: str) -> bytes:
-    return error_body(code, message)
 
 
 def _job_status(job: Job) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.catalogue import BY_CODE
+from service.clock import tokyo_now
 from service.oqs.kana import half_width
 from service.oqs.xmltree import Tree
 
@@ -44,7 +45,6 @@ ELEMENT_OF_FIELD: dict[str, str] = {
     "institution_code": "MedicalInstitutionCode",
     "confirmation_date": "QualificationConfirmationDate",
     "consent": "LimitApplicationCertificateRelatedConsFlg",
-    "items": "QualificationConfirmSearchInfo",
 }
 
 
@@ -208,3 +208,8 @@ def response_header(
 def execution_time(checked_at: str) -> str:
     """ProcessExecutionTime (YYYYMMDDhhmmss, Japan) of an ISO 8601 time in +09:00."""
     return checked_at[:19].replace("-", "").replace("T", "").replace(":", "")
+
+
+def execution_time_now() -> str:
+    """ProcessExecutionTime of now (an answer that decided nothing)."""
+    return execution_time(tokyo_now()[1])

@@ -106,21 +106,19 @@ def _element_tree(element: Element, depth: int) -> Any:
     children = list(element)
     if not children:
         return (element.text or "").strip()
+    if element.tag in LISTS:  # each child an item, as the JSON form's array has it
+        return [{child.tag: _element_tree(child, depth + 1)} for child in children]
     tree: Tree = {}
     for child in children:
         value = _element_tree(child, depth + 1)
-        name = child.tag
-        if element.tag in LISTS:
-            tree.setdefault("", []).append({name: value})
-        elif name in tree:
-            held = tree[name]
-            if isinstance(held, list):
-                held.append(value)
-            else:
-                tree[name] = [held, value]
+        held = tree.get(child.tag)
+        if held is None:
+            tree[child.tag] = value
+        elif isinstance(held, list):
+            held.append(value)
         else:
-            tree[name] = value
-    return tree[""] if element.tag in LISTS else tree
+            tree[child.tag] = [held, value]
+    return tree
 
 
 def parse_json(raw: bytes) -> Tree:
